@@ -1,0 +1,28 @@
+# `make book` builds the HTML book; `make test` runs every test. Both set up first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+READY := $(VENV)/.ready
+NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb))
+
+.PHONY: setup book test execute clean
+
+setup: $(READY)
+
+$(READY): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -r requirements.txt
+	touch $@
+
+book: $(READY)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: $(READY)
+	$(BIN)/python -m pytest
+
+# Refresh the stored outputs: re-run every notebook in place, top to bottom.
+execute: $(READY)
+	$(BIN)/python scripts/execute_notebooks.py $(NOTEBOOKS)
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,63 @@
+"""The next-word model: a recurrent layer reads a prefix, a linear layer scores the next word."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+RECURRENT_LAYERS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class NextWordModel(nn.Module):
+    """Word ids in, a score (logit) for every word of the vocabulary out.
+
+    With ``embedding_size=None`` each word enters as a one-hot vector, as in the
+    seed notes; otherwise through a learned embedding of that size.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        cell: str = "rnn",
+        embedding_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        if cell not in RECURRENT_LAYERS:
+            raise ValueError(f"cell must be one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
+        if vocab_size < 1 or hidden_size < 1:
+            raise ValueError(f"sizes must be positive, got vocab_size={vocab_size}, hidden_size={hidden_size}")
+        self.vocab_size = vocab_size
+        self.cell = cell
+        self.embed = nn.Embedding(vocab_size, embedding_size) if embedding_size else None
+        input_size = embedding_size or vocab_size
+        self.rnn = RECURRENT_LAYERS[cell](input_size, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def step_logits(self, ids: Tensor) -> Tensor:
+        """Logits after every prefix: ids (batch, time) -> (batch, time, vocab)."""
+        self._check(ids)
+        if self.embed is None:
+            x = nn.functional.one_hot(ids, self.vocab_size).float()  # (batch, time, vocab)
+        else:
+            x = self.embed(ids)  # (batch, time, embedding)
+        hidden, _ = self.rnn(x)  # (batch, time, hidden); the initial state is zeros
+        return self.head(hidden)  # (batch, time, vocab)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        """Logits for the word after the whole prefix: ids (batch, time) -> (batch, vocab)."""
+        return self.step_logits(ids)[:, -1]
+
+    def _check(self, ids: Tensor) -> None:
+        if not isinstance(ids, Tensor) or ids.dtype != torch.long:
+            kind = ids.dtype if isinstance(ids, Tensor) else type(ids).__name__
+            raise TypeError(f"expected a LongTensor of word ids, got {kind}")
+        if ids.dim() != 2 or ids.shape[1] == 0:
+            raise ValueError(
+                f"expected word ids of shape (batch, time) with time >= 1, got shape {tuple(ids.shape)}"
+            )
+        if ids.min() < 0 or ids.max() >= self.vocab_size:
+            raise ValueError(
+                f"word ids must lie in [0, {self.vocab_size}), got min {ids.min().item()}, "
+                f"max {ids.max().item()}"
+            )

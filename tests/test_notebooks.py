@@ -75,7 +75,6 @@ def test_no_trailing_semicolon_to_hide_output(nb):
 def test_stored_outputs_have_no_addresses_or_timings(nb):
     for cell in code_cells(nb):
         for out in cell["outputs"]:
-            text = out.get("text", "") + "".join(out.get("data", {}).get("text/plain", ""))
-            text = "".join(text)
+            text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
             assert not re.search(r" at 0x[0-9a-f]{6,}", text), text[:120]
             assert not re.search(r"\b\d+(\.\d+)?\s?(ms|seconds|s/it|it/s)\b", text), text[:120]

@@ -1,29 +1,75 @@
 """Helpers for the book: what more than one chapter needs, kept small and readable."""
 
 from .book import glue
-from .cells import RNNWeights, rnn_cell, rnn_forward
+from .cells import (
+    GRUWeights,
+    LSTMWeights,
+    RNNWeights,
+    gru_cell,
+    gru_forward,
+    gru_gates,
+    gru_trace,
+    hidden_gradient_norms,
+    lstm_cell,
+    lstm_forward,
+    lstm_gates,
+    lstm_trace,
+    rnn_cell,
+    rnn_forward,
+)
 from .data import SEED_SENTENCES, next_word_pairs, next_word_tensors
-from .models import NextWordModel
+from .experiments import RunResult, run_adding, run_agreement
+from .models import NextWordModel, SequenceModel
 from .plotting import COLORS, use_book_style
-from .training import accuracy, fit, seed_everything
+from .tasks import (
+    ADDING_TOLERANCE,
+    AGREEMENT_VOCAB,
+    adding_accuracy,
+    adding_problem,
+    agreement_sentence,
+    agreement_task,
+)
+from .training import accuracy, fit, seed_everything, train_online
 from .vocab import UNK, UnknownWordError, Vocab, tokenize
 
 __all__ = [
-    "COLORS",
-    "NextWordModel",
-    "RNNWeights",
-    "SEED_SENTENCES",
-    "UNK",
-    "UnknownWordError",
-    "Vocab",
     "accuracy",
+    "adding_accuracy",
+    "adding_problem",
+    "ADDING_TOLERANCE",
+    "agreement_sentence",
+    "agreement_task",
+    "AGREEMENT_VOCAB",
+    "COLORS",
     "fit",
     "glue",
+    "gru_cell",
+    "gru_forward",
+    "gru_gates",
+    "gru_trace",
+    "GRUWeights",
+    "hidden_gradient_norms",
+    "lstm_cell",
+    "lstm_forward",
+    "lstm_gates",
+    "lstm_trace",
+    "LSTMWeights",
     "next_word_pairs",
     "next_word_tensors",
+    "NextWordModel",
     "rnn_cell",
     "rnn_forward",
+    "run_adding",
+    "run_agreement",
+    "RunResult",
+    "RNNWeights",
     "seed_everything",
+    "SequenceModel",
+    "train_online",
+    "SEED_SENTENCES",
     "tokenize",
+    "UNK",
+    "UnknownWordError",
     "use_book_style",
+    "Vocab",
 ]

@@ -61,3 +61,26 @@ class NextWordModel(nn.Module):
                 f"word ids must lie in [0, {self.vocab_size}), got min {ids.min().item()}, "
                 f"max {ids.max().item()}"
             )
+
+
+class SequenceModel(nn.Module):
+    """A recurrent layer reads a sequence of vectors; a linear layer maps its last hidden
+    state to ``output_size`` numbers (one number for regression, or class logits)."""
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int = 1, cell: str = "rnn") -> None:
+        super().__init__()
+        if cell not in RECURRENT_LAYERS:
+            raise ValueError(f"cell must be one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
+        self.cell = cell
+        self.rnn = RECURRENT_LAYERS[cell](input_size, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (batch, time, input) -> (batch, output_size), or (batch,) if output_size is 1."""
+        if x.dim() != 3 or x.shape[-1] != self.rnn.input_size:
+            raise ValueError(
+                f"expected inputs of shape (batch, time, {self.rnn.input_size}), got {tuple(x.shape)}"
+            )
+        hidden, _ = self.rnn(x)  # (batch, time, hidden)
+        out = self.head(hidden[:, -1])  # (batch, output_size)
+        return out.squeeze(-1) if out.shape[-1] == 1 else out

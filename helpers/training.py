@@ -73,3 +73,38 @@ def accuracy(logits: Tensor, targets: Tensor) -> float:
             f"logits {tuple(logits.shape)} do not match targets {tuple(targets.shape)}"
         )
     return (logits.argmax(-1) == targets).float().mean().item()
+
+
+Sampler = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
+
+
+def train_online(
+    model: nn.Module,
+    sample: Sampler,
+    steps: int,
+    batch_size: int = 64,
+    lr: float = 0.01,
+    loss_fn: LossFn = nn.functional.mse_loss,
+    clip_norm: float | None = None,
+    seed: int = 0,
+) -> list[float]:
+    """Train with Adam on a fresh batch ``sample(batch_size, generator)`` at every step,
+    as on the long-lag tasks (each step sees new sequences); return every step's loss.
+    The model saw ``steps * batch_size`` training sequences in all."""
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be at least 1, got {steps}, {batch_size}")
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = []
+    model.train()
+    for _ in range(steps):
+        inputs, targets = sample(batch_size, generator)
+        loss = loss_fn(model(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        if clip_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        optimizer.step()
+        history.append(loss.item())
+    model.eval()
+    return history

@@ -1,0 +1,36 @@
+import pytest
+import torch
+
+from helpers import SequenceModel, run_adding, run_agreement, train_online
+
+
+def test_runs_are_reproducible():
+    a = run_adding("rnn", length=10, steps=20, hidden_size=8)
+    b = run_adding("rnn", length=10, steps=20, hidden_size=8)
+    assert a.losses == b.losses and a.accuracy == b.accuracy
+    assert a.sequences_seen == 20 * 64
+
+
+def test_lstm_learns_short_adding_problem_and_agreement():
+    adding = run_adding("lstm", length=10, steps=400, hidden_size=16)
+    assert adding.test_loss < 0.02 < 1 / 6  # far below the mean-predicting baseline
+    assert adding.accuracy > 0.3
+    agreement = run_agreement("gru", distractors=5, steps=150, hidden_size=16)
+    assert agreement.accuracy > 0.95
+
+
+def test_untrained_steps_stay_at_chance_on_agreement():
+    result = run_agreement("rnn", distractors=3, steps=1, hidden_size=4)
+    assert 0.3 < result.accuracy < 0.7
+
+
+def test_sequence_model_and_train_online_check_their_inputs():
+    model = SequenceModel(2, 4, 1, "gru")
+    assert model(torch.zeros(3, 5, 2)).shape == (3,)
+    assert SequenceModel(2, 4, 3)(torch.zeros(3, 5, 2)).shape == (3, 3)
+    with pytest.raises(ValueError, match=r"\(batch, time, 2\), got \(3, 5\)"):
+        model(torch.zeros(3, 5))
+    with pytest.raises(ValueError, match="cell must be one of"):
+        SequenceModel(2, 4, 1, "lstmm")
+    with pytest.raises(ValueError, match="at least 1"):
+        train_online(model, lambda n, g: (torch.zeros(n, 5, 2), torch.zeros(n)), steps=0)

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb))
 
-.PHONY: setup book test execute clean
+.PHONY: setup book test execute benchmark clean
 
 setup: $(READY)
 
@@ -26,3 +26,7 @@ execute: $(READY)
 
 clean:
 	rm -rf _build .pytest_cache
+
+# Execution time and memory of every chapter against the budgets (a table; see README).
+benchmark: $(READY)
+	$(BIN)/python scripts/benchmark.py

@@ -45,21 +45,23 @@ def fit(
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    size = batch_size or len(inputs)
     history = []
     model.train()
     for _ in range(epochs):
-        order = torch.randperm(len(inputs)) if batch_size else torch.arange(len(inputs))
+        if batch_size is None:
+            batches = [(inputs, targets)]
+        else:
+            order = torch.randperm(len(inputs)).split(batch_size)
+            batches = [(inputs[idx], targets[idx]) for idx in order]
         total = 0.0
-        for start in range(0, len(inputs), size):
-            batch = order[start : start + size]
-            loss = loss_fn(model(inputs[batch]), targets[batch])
+        for batch_inputs, batch_targets in batches:
+            loss = loss_fn(model(batch_inputs), batch_targets)
             optimizer.zero_grad()
             loss.backward()
             if clip_norm is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
             optimizer.step()
-            total += loss.item() * len(batch)
+            total += loss.item() * len(batch_targets)
         history.append(total / len(inputs))
     model.eval()
     return history

@@ -17,7 +17,9 @@ $(READY): requirements.txt pyproject.toml
 book: $(READY)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
+# Every chapter run twice under other hash seeds, then unit tests and strict nbval.
 test: $(READY)
+	$(BIN)/python scripts/check_reproducible.py
 	$(BIN)/python -m pytest
 
 # Refresh the stored outputs: re-run every notebook in place, top to bottom.

@@ -19,8 +19,8 @@ from nbclient import NotebookClient
 FIXED_ENV = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def execute(path: Path, timeout: int = 600) -> float:
-    """Execute one notebook in place; return the seconds it took."""
+def run_notebook(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
+    """Execute a notebook top to bottom in a fresh kernel; return it with its new outputs."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -29,11 +29,17 @@ def execute(path: Path, timeout: int = 600) -> float:
         record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    start = time.perf_counter()
     client.execute()
-    seconds = time.perf_counter() - start
     for cell in nb.cells:  # keep diffs to what the code printed
         cell.metadata.pop("execution", None)
+    return nb
+
+
+def execute(path: Path) -> float:
+    """Execute one notebook in place; return the seconds it took."""
+    start = time.perf_counter()
+    nb = run_notebook(path)
+    seconds = time.perf_counter() - start
     nbformat.write(nb, path)
     return seconds
 

@@ -22,15 +22,23 @@ TEXT_KEYS = ("text/plain", "text/html", "text/markdown", "text/latex")
 
 
 def text_outputs(nb: nbformat.NotebookNode) -> list[list[str]]:
-    """Per code cell, its text outputs: streams and the text forms of rich outputs."""
+    """Per code cell, its text outputs: streams and the text forms of rich outputs.
+
+    Consecutive writes to one stream are joined, as nbval does: how the kernel splits
+    printed text into messages depends on timing.
+    """
     cells = []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        texts = []
+        texts: list[str] = []
         for out in cell.outputs:
             if out.output_type == "stream":
-                texts.append(f"{out.name}: {out.text}")
+                head = f"{out.name}: "
+                if texts and texts[-1].startswith(head):
+                    texts[-1] += out.text
+                else:
+                    texts.append(head + out.text)
             for key in TEXT_KEYS:
                 if key in out.get("data", {}):
                     texts.append(f"{key}: {out.data[key]}")

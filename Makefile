@@ -12,13 +12,17 @@ setup: $(READY)
 $(READY): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -r requirements.txt
+	@# The browser tests drive Debian's Chromium; install it when missing and we can.
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	touch $@
 
 book: $(READY)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# Every chapter run twice under other hash seeds, then unit tests and strict nbval.
-test: $(READY)
+# Build the book, run every chapter twice under other hash seeds, then every test:
+# unit tests, strict nbval on every chapter and the built pages in headless Chromium.
+test: book
 	$(BIN)/python scripts/check_reproducible.py
 	$(BIN)/python -m pytest
 

@@ -1,5 +1,6 @@
 """Helpers for the book: what more than one chapter needs, kept small and readable."""
 
+from .autocomplete import Autocomplete, Completion, Suggestions
 from .book import glue
 from .cells import (
     GRUWeights,
@@ -33,6 +34,9 @@ from .training import accuracy, fit, seed_everything, train_online
 from .vocab import UNK, UnknownWordError, Vocab, tokenize
 
 __all__ = [
+    "Autocomplete",
+    "Completion",
+    "Suggestions",
     "accuracy",
     "adding_accuracy",
     "adding_problem",

@@ -9,18 +9,19 @@ from collections.abc import Iterable, Sequence
 import torch
 
 UNK = "<unk>"
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+WORD_PATTERN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")  # applied to lower-cased text
 
 
 def tokenize(text: str) -> list[str]:
-    """Split text into lower-case words; punctuation and extra spaces are dropped.
+    """Split text into lower-case words; punctuation and extra spaces are dropped, and a
+    typographic apostrophe counts as a plain one.
 
-    >>> tokenize("Yesterday, Harry  met Hermione!")
-    ['yesterday', 'harry', 'met', 'hermione']
+    >>> tokenize("Yesterday, Harry  met Hermione! It\u2019s")
+    ['yesterday', 'harry', 'met', 'hermione', "it's"]
     """
     if not isinstance(text, str):
         raise TypeError(f"tokenize expects a string, got {type(text).__name__}")
-    return _WORD.findall(text.lower())
+    return WORD_PATTERN.findall(text.lower().replace("\u2019", "'"))
 
 
 class UnknownWordError(ValueError):

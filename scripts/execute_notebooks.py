@@ -30,7 +30,9 @@ def run_notebook(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
-    for cell in nb.cells:  # keep diffs to what the code printed
+    # keep diffs to what the code printed: no timings, no widget state with random ids
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
         cell.metadata.pop("execution", None)
     return nb
 

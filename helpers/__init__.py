@@ -1,6 +1,6 @@
 """Helpers for the book: what more than one chapter needs, kept small and readable."""
 
-from .autocomplete import Autocomplete, Completion, Suggestions
+from .autocomplete import Autocomplete, Completion, Suggestions, seed_autocomplete
 from .book import glue
 from .cells import (
     GRUWeights,
@@ -67,6 +67,7 @@ __all__ = [
     "run_agreement",
     "RunResult",
     "RNNWeights",
+    "seed_autocomplete",
     "seed_everything",
     "SequenceModel",
     "train_online",

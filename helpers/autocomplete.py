@@ -26,7 +26,9 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from .data import SEED_SENTENCES, next_word_tensors
 from .models import NextWordModel
+from .training import fit, seed_everything
 from .vocab import WORD_PATTERN, UnknownWordError, Vocab, tokenize
 
 FORMAT = "helpers.autocomplete/1"  # written into every saved or exported file
@@ -275,8 +277,8 @@ class Autocomplete:
         model.load_state_dict(torch.load(folder / WEIGHTS_FILE, weights_only=True))
         return cls(model, vocab, config["max_prefix"])
 
-    def export_json(self, path: str | Path) -> Path:
-        """Write everything a browser needs to run the model into one JSON file.
+    def export_dict(self) -> dict[str, Any]:
+        """Everything a browser needs to run the model, as plain JSON-ready data.
 
         Weights keep PyTorch's names and layout (``weight_ih_l0`` is (gates * hidden,
         input); LSTM gates are stacked input, forget, cell, output; GRU gates reset,
@@ -284,8 +286,7 @@ class Autocomplete:
         ``embed.weight``. Prefixes must be tokenised with ``token_pattern`` after lower-casing
         and turning the typographic apostrophe (U+2019) into a plain one, as ``tokenize`` does.
         """
-        path = Path(path)
-        exported = {
+        return {
             "format": FORMAT,
             **self.settings(),
             "input": "one-hot" if self.model.embed is None else "embedding",
@@ -295,8 +296,25 @@ class Autocomplete:
             "lowercase": True,
             "weights": {name: t.tolist() for name, t in self.model.state_dict().items()},
         }
-        path.write_text(json.dumps(exported, separators=(",", ":")) + "\n", encoding="utf-8")
+
+    def export_json(self, path: str | Path) -> Path:
+        """Write ``export_dict()`` into one JSON file; return its path."""
+        path = Path(path)
+        path.write_text(json.dumps(self.export_dict(), separators=(",", ":")) + "\n", encoding="utf-8")
         return path
+
+
+def seed_autocomplete(cell: str = "rnn", seed: int = 0) -> tuple[Autocomplete, list[float]]:
+    """The seed notes' model, trained as they train it: the six sentences, one-hot inputs,
+    5 hidden units, Adam at learning rate 0.01 for 500 full-batch epochs. Returns the
+    autocomplete (two-word prefixes) and the loss of every epoch. Chapter 6 and the
+    book's in-page demo both use it, so they show the very same model."""
+    vocab = Vocab.build(SEED_SENTENCES, unk=None)  # the nine words, no <unk>
+    inputs, targets = next_word_tensors(SEED_SENTENCES, vocab)  # (6, 2) and (6,)
+    seed_everything(seed)
+    model = NextWordModel(len(vocab), hidden_size=5, cell=cell)
+    losses = fit(model, inputs, targets, epochs=500, lr=0.01)
+    return Autocomplete(model, vocab, max_prefix=2), losses
 
 
 def _is_int(value: object) -> bool:

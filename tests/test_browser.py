@@ -149,3 +149,52 @@ def test_search_finds_a_term(browser, site):
     assert "gradient" in results.lower()
     assert visit.errors == []
     visit.page.close()
+
+
+@pytest.fixture(scope="module")
+def demo(browser, site):
+    visit = Visit(browser, f"{site}/chapters/06_autocomplete.html")
+    visit.page.wait_for_selector("#autocomplete-demo[data-ready=true]", timeout=15000)
+    yield visit
+    visit.page.close()
+
+
+def ask(page: Page, model: str, prefix: str, k: int) -> tuple[list[tuple[str, float]], str]:
+    page.select_option("#ac-model", model)
+    page.fill("#ac-k", str(k))
+    page.fill("#ac-prefix", prefix)
+    rows = page.eval_on_selector_all(
+        "#ac-table tbody tr", "rows => rows.map(r => [r.dataset.word, Number(r.dataset.probability)])"
+    )
+    return [(word, p) for word, p in rows], page.inner_text("#ac-note")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_demo_answers_like_the_python_model(demo, cell):
+    from helpers import SEED_SENTENCES, seed_autocomplete
+
+    python_model, _ = seed_autocomplete(cell)
+    for sentence in SEED_SENTENCES:
+        prefix = sentence.rsplit(" ", 1)[0]
+        shown, note = ask(demo.page, cell, prefix, k=3)
+        expected = list(python_model.suggest(prefix, k=3))
+        assert [w for w, _ in shown] == [w for w, _ in expected], prefix
+        assert shown[0][0] == sentence.split()[-1]  # the seed's answer
+        for (_, p_js), (_, p_py) in zip(shown, expected):
+            assert abs(p_js - p_py) < 1e-4, (prefix, p_js, p_py)
+        assert note == ""
+    assert demo.errors == []
+
+
+def test_demo_handles_bad_input(demo):
+    from helpers import seed_autocomplete
+
+    rows, note = ask(demo.page, "rnn", "he liks", k=3)
+    assert rows == [] and "'he', 'liks'" in note and "9 words" in note
+    rows, note = ask(demo.page, "rnn", "  ?! ", k=3)
+    assert rows == [] and "no words" in note
+    rows, note = ask(demo.page, "lstm", "I, YOU  like!", k=2)  # case, punctuation, too long
+    expected = seed_autocomplete("lstm")[0].suggest("you like", k=2)
+    assert [w for w, _ in rows] == expected.words
+    assert "dropped: i" in note
+    assert demo.errors == []

@@ -49,3 +49,13 @@ def test_glossary_terms_carry_korean():
     assert len(definitions) >= 15
     for entry in definitions:
         assert re.search(r"[\uac00-\ud7a3]", entry), f"no Korean term in: {entry[:40]}"
+
+
+def test_chapters_link_their_terms_to_the_glossary():
+    glossary = (ROOT / "glossary.md").read_text().split("```{glossary}")[1]
+    terms = {line.strip().lower() for line in glossary.splitlines() if line and not line.startswith(" ")}
+    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+        markdown = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+        targets = re.findall(r"\{term\}`[^`<]*<([^>]+)>`", markdown)
+        assert targets, f"{path.name} links no glossary term"
+        assert set(targets) <= terms, f"{path.name} links unknown terms {set(targets) - terms}"

@@ -129,6 +129,15 @@ def test_math_is_rendered(visit):
     assert "$$" not in text and "\\(" not in text and "\\[" not in text
 
 
+@pytest.mark.parametrize("name", PAGES)
+def test_page_fits_a_phone_screen(name, browser, site):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{site}/{name}.html", wait_until="networkidle")
+    # wide code, tables and math scroll inside their own boxes; the page itself must not
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.close()
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_launch_and_download_links(chapter, browser, site):
     visit = Visit(browser, f"{site}/{chapter}.html")

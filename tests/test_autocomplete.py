@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from helpers import SEED_SENTENCES, NextWordModel, UnknownWordError, Vocab, fit, next_word_tensors, seed_everything
-from helpers.autocomplete import Autocomplete, Completion, Suggestions
+from helpers.autocomplete import Autocomplete, Completion, Suggestions, seed_autocomplete
 
 PREFIXES = [" ".join(s.split()[:2]) for s in SEED_SENTENCES]
 LAST_WORDS = [s.split()[2] for s in SEED_SENTENCES]
@@ -28,9 +28,19 @@ def train_seed_model(unk, cell="rnn", epochs=500, embedding_size=None):
 
 @pytest.fixture(scope="module")
 def seed_ac():
-    """Nine words, no <unk>: unknown words are refused."""
-    model, vocab = train_seed_model(unk=None)
-    return Autocomplete(model, vocab, max_prefix=2)
+    """The model of chapter 6 and of the in-page demo. Nine words, no <unk>: unknown
+    words are refused."""
+    return seed_autocomplete("rnn")[0]
+
+
+def test_seed_autocomplete_is_the_seed_recipe_and_repeatable():
+    ac, losses = seed_autocomplete("lstm")
+    again, losses_again = seed_autocomplete("lstm")
+    assert losses == losses_again and len(losses) == 500 and losses[-1] < 0.05
+    assert ac.settings() == {"cell": "lstm", "vocab_size": 9, "hidden_size": 5, "embedding_size": None, "max_prefix": 2}
+    assert ac.suggest("you like", k=1).words == ["cat"]
+    assert ac.suggest("i hate", k=1).words == ["milk"]
+    assert ac.export_dict() == again.export_dict()
 
 
 @pytest.fixture(scope="module")

@@ -78,3 +78,11 @@ def test_stored_outputs_have_no_addresses_or_timings(nb):
             text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
             assert not re.search(r" at 0x[0-9a-f]{6,}", text), text[:120]
             assert not re.search(r"\b\d+(\.\d+)?\s?(ms|seconds|s/it|it/s)\b", text), text[:120]
+
+
+def test_ends_with_exercises_and_collapsed_solutions(nb):
+    markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    exercises = markdown.split("## Exercises")
+    assert len(exercises) == 2, "one '## Exercises' section"
+    solutions = exercises[1].count(":::{admonition} Solution\n:class: dropdown")
+    assert solutions >= 3, f"{solutions} collapsed solutions"

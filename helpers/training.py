@@ -56,15 +56,20 @@ def fit(
         total = 0.0
         for batch_inputs, batch_targets in batches:
             loss = loss_fn(model(batch_inputs), batch_targets)
-            optimizer.zero_grad()
-            loss.backward()
-            if clip_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-            optimizer.step()
+            _update(model, optimizer, loss, clip_norm)
             total += loss.item() * len(batch_targets)
         history.append(total / len(inputs))
     model.eval()
     return history
+
+
+def _update(model: nn.Module, optimizer: torch.optim.Optimizer, loss: Tensor, clip_norm: float | None) -> None:
+    """One optimiser step on ``loss``; the gradient's norm is clipped to ``clip_norm`` if given."""
+    optimizer.zero_grad()
+    loss.backward()
+    if clip_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
 
 
 @torch.no_grad()
@@ -102,11 +107,7 @@ def train_online(
     for _ in range(steps):
         inputs, targets = sample(batch_size, generator)
         loss = loss_fn(model(inputs), targets)
-        optimizer.zero_grad()
-        loss.backward()
-        if clip_norm is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-        optimizer.step()
+        _update(model, optimizer, loss, clip_norm)
         history.append(loss.item())
     model.eval()
     return history

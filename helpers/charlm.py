@@ -1,0 +1,414 @@
+"""Character-level language models on Tiny Shakespeare (chapter 6).
+
+What is here, in reading order:
+
+- ``load_shakespeare`` and ``split_text``: the corpus shipped in ``data/`` (checksum verified)
+  and the usual split, first 90% for training, last 10% for validation;
+- ``CharVocab``: one token per character, the corpus's 65 characters in sorted order;
+- ``CharLM``: embedding -> RNN, LSTM or GRU -> linear head, the cell type a parameter;
+- ``train_charlm``: Adam on truncated-BPTT windows, the state carried from window to window;
+- ``validation_loss``: the mean loss over a whole text in nats per character, computed in
+  parallel streams;
+- ``KneserNey``: the counting baseline, a character n-gram with interpolated (modified)
+  Kneser-Ney smoothing, vectorised with NumPy;
+- ``save_checkpoint`` / ``load_checkpoint``: the shipped model, loaded with
+  ``torch.load(..., weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+CORPUS_FILE = "tinyshakespeare.txt"
+CORPUS_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+CHECKPOINT_PATH = DATA_DIR / "shakespeare_lstm.pt"
+TRAIN_FRACTION = 0.9
+
+CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+State = Tensor | tuple[Tensor, Tensor]
+
+
+# --- the corpus -----------------------------------------------------------------------------
+
+
+def load_shakespeare(path: str | Path | None = None) -> str:
+    """The Tiny Shakespeare text from ``data/`` (or ``path``), after checking its sha256.
+
+    Raises FileNotFoundError if the file is missing and ValueError if its bytes are not the
+    published ones, so no number in the book can silently come from another text.
+    """
+    path = Path(path) if path is not None else DATA_DIR / CORPUS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the Tiny Shakespeare corpus is not at {path}; it ships in the book's repository "
+            f"as data/{CORPUS_FILE} (clone the repository, or pass its path)"
+        )
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != CORPUS_SHA256:
+        raise ValueError(
+            f"{path} has sha256 {digest}, not the published {CORPUS_SHA256}: "
+            "the text was altered (line endings? encoding?); restore the original file"
+        )
+    return raw.decode("ascii")
+
+
+def split_text(text: str, train_fraction: float = TRAIN_FRACTION) -> tuple[str, str]:
+    """The usual split: the first 90% of the characters for training, the rest for validation."""
+    cut = int(len(text) * train_fraction)
+    return text[:cut], text[cut:]
+
+
+class CharVocab:
+    """One token per character: id ``i`` is ``chars[i]``; the characters are sorted."""
+
+    def __init__(self, chars: str) -> None:
+        if len(set(chars)) != len(chars) or list(chars) != sorted(chars):
+            raise ValueError("chars must be distinct and in sorted order")
+        self.chars = chars
+        self._index = {c: i for i, c in enumerate(chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> CharVocab:
+        """Every distinct character of ``text``, sorted (65 for Tiny Shakespeare)."""
+        return cls("".join(sorted(set(text))))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __repr__(self) -> str:
+        return f"CharVocab({len(self)} characters: {self.chars!r})"
+
+    def encode(self, text: str) -> Tensor:
+        """Characters -> a LongTensor of ids; ValueError names every character outside the alphabet."""
+        if not isinstance(text, str):
+            raise TypeError(f"expected a str, got {type(text).__name__}")
+        try:
+            return torch.tensor([self._index[c] for c in text], dtype=torch.long)
+        except KeyError:
+            unknown = sorted({c for c in text if c not in self._index})
+            raise ValueError(
+                f"{', '.join(repr(c) for c in unknown)} "
+                f"{'is' if len(unknown) == 1 else 'are'} not in the {len(self)}-character alphabet "
+                f"{self.chars!r}"
+            ) from None
+
+    def decode(self, ids: Tensor | list[int]) -> str:
+        """Ids -> the string they spell."""
+        if isinstance(ids, Tensor):
+            ids = ids.tolist()
+        return "".join(self.chars[i] for i in ids)
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+class CharLM(nn.Module):
+    """Character ids in, a score (logit) for every next character out, at every position.
+
+    ``embed`` (nn.Embedding) -> ``rnn`` (nn.RNN with tanh, nn.LSTM or nn.GRU; batch first)
+    -> ``head`` (nn.Linear from the hidden state to the vocabulary).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        cell: str = "lstm",
+        hidden_size: int = 256,
+        embedding_size: int = 64,
+        num_layers: int = 1,
+    ) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        self.vocab_size, self.cell = vocab_size, cell
+        self.hidden_size, self.embedding_size, self.num_layers = hidden_size, embedding_size, num_layers
+        self.embed = nn.Embedding(vocab_size, embedding_size)
+        self.rnn = CELLS[cell](embedding_size, hidden_size, num_layers=num_layers, batch_first=True)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def config(self) -> dict:
+        """The settings that rebuild this model: ``CharLM(**model.config())``."""
+        return {
+            "vocab_size": self.vocab_size,
+            "cell": self.cell,
+            "hidden_size": self.hidden_size,
+            "embedding_size": self.embedding_size,
+            "num_layers": self.num_layers,
+        }
+
+    def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """tokens (batch, time) -> logits (batch, time, vocab) and the state after the last step
+        (h for RNN and GRU, (h, c) for LSTM, each (num_layers, batch, hidden)); pass the state
+        back in to continue the same text."""
+        if tokens.dim() != 2:
+            raise ValueError(f"expected tokens of shape (batch, time), got {tuple(tokens.shape)}")
+        hidden, state = self.rnn(self.embed(tokens), state)
+        return self.head(hidden), state
+
+
+def detach_state(state: State | None) -> State | None:
+    """Cut the graph behind a state (truncated backpropagation through time)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+# --- training and evaluation ----------------------------------------------------------------
+
+
+def train_charlm(
+    model: CharLM,
+    train_ids: Tensor,
+    steps: int,
+    batch_size: int = 32,
+    seq_len: int = 128,
+    lr: float = 3e-3,
+    final_lr: float | None = None,
+    clip_norm: float = 1.0,
+    seed: int = 0,
+    on_step: Callable[[int, float], None] | None = None,
+) -> list[float]:
+    """Adam on truncated-BPTT windows; returns the training loss (nats/char) of every step.
+
+    The training text is cut into ``batch_size`` contiguous streams, read side by side in
+    windows of ``seq_len`` characters; the state at the end of one window starts the next
+    (detached, so gradients flow back at most ``seq_len`` steps). Each pass over the streams
+    starts from a fresh zero state at a random offset. With ``final_lr`` the learning rate
+    falls from ``lr`` to ``final_lr`` along a cosine.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    generator = torch.Generator().manual_seed(seed)
+    stream_len = (len(train_ids) - 1) // batch_size
+    if stream_len < 2 * seq_len:
+        raise ValueError(f"the text is too short for {batch_size} streams of {seq_len}-character windows")
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses: list[float] = []
+    model.train()
+    windows: list[int] = []
+    state = None
+    for step in range(steps):
+        if not windows:  # a new pass: fresh state, new offset
+            offset = int(torch.randint(seq_len, (1,), generator=generator))
+            n = (len(train_ids) - 1 - offset) // batch_size
+            streams_x = train_ids[offset : offset + n * batch_size].view(batch_size, n)
+            streams_y = train_ids[offset + 1 : offset + 1 + n * batch_size].view(batch_size, n)
+            windows = list(range(0, n - seq_len + 1, seq_len))
+            state = None
+        if final_lr is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = final_lr + 0.5 * (lr - final_lr) * (1 + math.cos(math.pi * step / steps))
+        start = windows.pop(0)
+        x = streams_x[:, start : start + seq_len]
+        y = streams_y[:, start : start + seq_len]
+        logits, state = model(x, state)
+        state = detach_state(state)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        optimizer.step()
+        losses.append(loss.item())
+        if on_step is not None:
+            on_step(step, losses[-1])
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def validation_loss(model: CharLM, ids: Tensor, streams: int = 64, warmup: int = 100, piece: int = 512) -> float:
+    """Mean cross-entropy (nats per character) of predicting ``ids[1:]`` from what precedes.
+
+    The text is cut into ``streams`` contiguous chunks run side by side as one batch, the state
+    carried along each chunk. Each chunk but the first starts ``warmup`` characters early
+    (those predictions are not scored) so that no chunk starts from nothing.
+    """
+    model.eval()
+    n_targets = len(ids) - 1
+    chunk = math.ceil(n_targets / streams)
+    inputs = torch.zeros(streams, chunk + warmup, dtype=torch.long)
+    targets = torch.full((streams, chunk + warmup), -1, dtype=torch.long)
+    for s in range(streams):
+        start, end = s * chunk, min((s + 1) * chunk, n_targets)
+        if start >= end:
+            continue
+        lead = min(warmup, start)
+        inputs[s, warmup - lead : warmup + end - start] = ids[start - lead : end]
+        targets[s, warmup : warmup + end - start] = ids[start + 1 : end + 1]
+    total, state = 0.0, None
+    for t in range(0, chunk + warmup, piece):
+        logits, state = model(inputs[:, t : t + piece], state)
+        total += nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).double(),
+            targets[:, t : t + piece].reshape(-1),
+            ignore_index=-1,
+            reduction="sum",
+        ).item()
+    return total / n_targets
+
+
+# --- the counting baseline: interpolated Kneser-Ney -----------------------------------------
+
+
+class KneserNey:
+    """A character n-gram with interpolated modified Kneser-Ney smoothing (Chen & Goodman 1998).
+
+    ``KneserNey(train_ids, vocab_size, order)``; ``order`` counts the predicted character, so
+    order 5 reads the 4 characters before it. Contexts of up to ``order - 1`` characters are
+    encoded as integers in base ``vocab_size`` (int64, so ``order`` at most 10 for 65
+    characters); counts come from ``np.unique``, look-ups from ``np.searchsorted``.
+
+    The highest order uses raw counts; lower orders use continuation counts (in how many
+    distinct contexts a shorter n-gram appears); the lowest mixes with the uniform
+    distribution, so every character gets some probability.
+    """
+
+    def __init__(self, train_ids: Tensor | np.ndarray, vocab_size: int, order: int) -> None:
+        ids = np.asarray(train_ids, dtype=np.int64)
+        if not 1 <= order or vocab_size ** order >= 2**63:
+            raise ValueError(f"order must be between 1 and the largest that fits int64, got {order}")
+        self.vocab_size, self.order = vocab_size, order
+        grams = [None, ids]  # grams[m][s]: code of ids[s:s+m]
+        for m in range(2, order + 1):
+            grams.append(grams[m - 1][:-1] * vocab_size + ids[m - 1 :])
+        # levels[k] describes n-grams of length k+1 (context of k characters)
+        self.levels = []
+        for k in range(order):
+            keys, raw = np.unique(grams[k + 1], return_counts=True)
+            if k + 1 < order:  # continuation counts: distinct characters seen before the n-gram
+                longer = np.unique(grams[k + 2])
+                keys_c, cont = np.unique(longer % vocab_size ** (k + 1), return_counts=True)
+                self.levels.append({"raw": self._level(keys, raw, k), "cont": self._level(keys_c, cont, k)})
+            else:
+                self.levels.append({"raw": self._level(keys, raw, k)})
+
+    def _level(self, keys: np.ndarray, counts: np.ndarray, k: int) -> dict:
+        """Counts of the n-grams, and per context: total, number of followers seen 1, 2, 3+ times."""
+        n1, n2, n3, n4 = (np.sum(counts == c) for c in (1, 2, 3, 4))
+        y = n1 / (n1 + 2 * n2) if n1 else 0.5
+        discounts = np.array([0.0, 1 - 2 * y * n2 / n1 if n1 else 0.5,
+                              2 - 3 * y * n3 / n2 if n2 else 1.0, 3 - 4 * y * n4 / n3 if n3 else 1.5])
+        contexts = keys // self.vocab_size
+        ctx_keys, first = np.unique(contexts, return_index=True)
+        capped = np.minimum(counts, 3)
+        totals = np.add.reduceat(counts, first)
+        gamma = np.add.reduceat(discounts[capped], first)  # sum of discounts taken = mass given away
+        return {"keys": keys, "counts": counts, "disc": discounts[capped],
+                "ctx_keys": ctx_keys, "totals": totals, "gamma": gamma}
+
+    @staticmethod
+    def _find(keys: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        where = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+        return where, keys[where] == query
+
+    def _interpolate(self, level: dict, gram: np.ndarray, context: np.ndarray, lower: np.ndarray,
+                     valid: np.ndarray) -> np.ndarray:
+        g, g_found = self._find(level["keys"], gram)
+        c, c_found = self._find(level["ctx_keys"], context)
+        seen = valid & c_found
+        count = np.where(g_found, level["counts"][g] - level["disc"][g], 0.0)
+        total = level["totals"][c]
+        mixed = (count + level["gamma"][c] * lower) / np.where(seen, total, 1)
+        return np.where(seen, mixed, lower)
+
+    def probabilities(self, history: np.ndarray, targets: np.ndarray, orders: list[int] | None = None
+                      ) -> dict[int, np.ndarray]:
+        """p(target | up to order-1 characters of history) for every order in ``orders``.
+
+        ``history`` (n, order-1) holds the characters before each target, oldest first, with -1
+        where there is none (start of text). Returns ``{order: probabilities (n,)}``.
+        """
+        orders = orders or [self.order]
+        history = np.asarray(history, dtype=np.int64)
+        targets = np.asarray(targets, dtype=np.int64)
+        V = self.vocab_size
+        p = np.full(len(targets), 1.0 / V)
+        out = {}
+        context = np.zeros(len(targets), dtype=np.int64)
+        valid = np.ones(len(targets), dtype=bool)
+        for k in range(max(orders)):
+            if k > 0:  # add the k-th character back to the context
+                prev = history[:, history.shape[1] - k]
+                valid &= prev >= 0
+                context = np.where(valid, np.maximum(prev, 0) * V ** (k - 1) + context, 0)
+            gram = context * V + targets
+            level = self.levels[k]
+            if k + 1 in orders:  # the order-(k+1) model: raw counts on top
+                out[k + 1] = self._interpolate(level["raw"], gram, context, p, valid)
+            if "cont" in level:
+                p = self._interpolate(level["cont"], gram, context, p, valid)
+        return out
+
+    def text_losses(self, ids: Tensor | np.ndarray, orders: list[int] | None = None) -> dict[int, float]:
+        """Mean cross-entropy (nats per character) of predicting ``ids[1:]``, for every order."""
+        ids = np.asarray(ids, dtype=np.int64)
+        orders = orders or [self.order]
+        width = max(max(orders) - 1, 1)
+        padded = np.concatenate([np.full(width, -1), ids])
+        history = np.lib.stride_tricks.sliding_window_view(padded[:-1], width)[1 : len(ids)]
+        probs = self.probabilities(history, ids[1:], orders)
+        return {order: float(-np.log(p).mean()) for order, p in probs.items()}
+
+    def next_char_distribution(self, context_ids: Tensor | np.ndarray) -> np.ndarray:
+        """p(c | context) for all characters c: an array of ``vocab_size`` probabilities."""
+        width = max(self.order - 1, 1)
+        ctx = np.asarray(context_ids, dtype=np.int64)[-width:] if self.order > 1 else np.zeros(0, np.int64)
+        row = np.concatenate([np.full(width - len(ctx), -1), ctx])
+        history = np.tile(row, (self.vocab_size, 1))
+        return self.probabilities(history, np.arange(self.vocab_size))[self.order]
+
+
+# --- the shipped checkpoint -----------------------------------------------------------------
+
+
+def save_checkpoint(model: CharLM, vocab: CharVocab, path: str | Path, val_loss: float, **extra) -> Path:
+    """Write the model's weights in float16 with its settings, alphabet and measured
+    validation loss; only tensors, strings and numbers, so ``weights_only=True`` can read it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "config": model.config(),
+            "chars": vocab.chars,
+            "state_dict": {name: t.detach().to(torch.float16) for name, t in model.state_dict().items()},
+            "val_loss": float(val_loss),
+            **extra,
+        },
+        path,
+    )
+    return path
+
+
+def half_precision_copy(model: CharLM) -> CharLM:
+    """The model with every weight rounded to float16 and back: what the checkpoint holds."""
+    copy = CharLM(**model.config())
+    copy.load_state_dict({n: t.to(torch.float16).float() for n, t in model.state_dict().items()})
+    return copy.eval()
+
+
+def load_checkpoint(path: str | Path | None = None) -> tuple[CharLM, CharVocab]:
+    """The shipped model (``data/shakespeare_lstm.pt`` by default) in eval mode, and its vocabulary.
+
+    Read with ``torch.load(..., weights_only=True)``; the float16 weights become float32.
+    The checkpoint's other entries (``val_loss``, training settings) are on ``model.checkpoint_info``.
+    """
+    path = Path(path) if path is not None else CHECKPOINT_PATH
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; `make train` writes it")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = CharLM(**saved["config"])
+    model.load_state_dict({name: t.float() for name, t in saved["state_dict"].items()})
+    model.eval()
+    model.checkpoint_info = {k: v for k, v in saved.items() if k != "state_dict"}
+    return model, CharVocab(saved["chars"])

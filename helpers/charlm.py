@@ -283,24 +283,25 @@ class KneserNey:
         for m in range(2, order + 1):
             grams.append(grams[m - 1][:-1] * vocab_size + ids[m - 1 :])
         # levels[k] describes n-grams of length k+1 (context of k characters)
+        distinct = [None] + [np.unique(grams[m], return_counts=True) for m in range(1, order + 1)]
         self.levels = []
         for k in range(order):
-            keys, raw = np.unique(grams[k + 1], return_counts=True)
+            keys, raw = distinct[k + 1]
+            level = {"raw": self._level(keys, raw)}
             if k + 1 < order:  # continuation counts: distinct characters seen before the n-gram
-                longer = np.unique(grams[k + 2])
-                keys_c, cont = np.unique(longer % vocab_size ** (k + 1), return_counts=True)
-                self.levels.append({"raw": self._level(keys, raw, k), "cont": self._level(keys_c, cont, k)})
-            else:
-                self.levels.append({"raw": self._level(keys, raw, k)})
+                tails, cont = np.unique(distinct[k + 2][0] % vocab_size ** (k + 1), return_counts=True)
+                level["cont"] = self._level(tails, cont)
+            self.levels.append(level)
 
-    def _level(self, keys: np.ndarray, counts: np.ndarray, k: int) -> dict:
+    def _level(self, keys: np.ndarray, counts: np.ndarray) -> dict:
         """Counts of the n-grams, and per context: total, number of followers seen 1, 2, 3+ times."""
         n1, n2, n3, n4 = (np.sum(counts == c) for c in (1, 2, 3, 4))
         y = n1 / (n1 + 2 * n2) if n1 else 0.5
         discounts = np.array([0.0, 1 - 2 * y * n2 / n1 if n1 else 0.5,
                               2 - 3 * y * n3 / n2 if n2 else 1.0, 3 - 4 * y * n4 / n3 if n3 else 1.5])
-        contexts = keys // self.vocab_size
-        ctx_keys, first = np.unique(contexts, return_index=True)
+        contexts = keys // self.vocab_size  # sorted, since keys are
+        first = np.flatnonzero(np.r_[True, contexts[1:] != contexts[:-1]])
+        ctx_keys = contexts[first]
         capped = np.minimum(counts, 3)
         totals = np.add.reduceat(counts, first)
         gamma = np.add.reduceat(discounts[capped], first)  # sum of discounts taken = mass given away

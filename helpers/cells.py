@@ -226,17 +226,17 @@ def hidden_gradient_norms(
 ) -> Tensor:
     """How strongly a loss on the *last* hidden state reaches back to every step.
 
-    Runs the scratch twin of ``layer`` (one layer, ``batch_first``) over ``x``
-    (batch, time, input), takes ``L = loss_fn(h_T)`` and returns ``||dL/dh_t||``,
-    averaged over the batch, for t = 1..T, shape (time,). ``norms[-1 - d]`` is the
-    gradient at distance ``d`` from the loss.
+    Runs the scratch twin of ``layer`` (one layer) over ``x``, laid out as the layer
+    expects: (batch, time, input) if ``layer.batch_first``, else (time, batch, input).
+    Takes ``L = loss_fn(h_T)`` and returns ``||dL/dh_t||``, averaged over the batch, for
+    t = 1..T, shape (time,). ``norms[-1 - d]`` is the gradient at distance ``d`` from the loss.
     """
     kind = type(layer)
     if kind not in CELLS:
         raise TypeError(f"expected nn.RNN, nn.LSTM or nn.GRU, got {kind.__name__}")
     weights_type, cell = CELLS[kind]
     w = weights_type.from_torch(layer)
-    steps = _time_first(x, True, layer.input_size)
+    steps = _time_first(x, layer.batch_first, layer.input_size)
     h = steps.new_zeros(steps.shape[1], layer.hidden_size)
     state: Any = (h, h) if kind is nn.LSTM else h
     hiddens = []
@@ -274,12 +274,17 @@ def _copy_weights(module: nn.RNNBase) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 
 def _time_first(x: Tensor, batch_first: bool, input_size: int) -> Tensor:
     layout = "(batch, time, input)" if batch_first else "(time, batch, input)"
+    if not isinstance(x, Tensor):
+        raise TypeError(f"expected a tensor of shape {layout}, got {type(x).__name__}")
     if x.dim() != 3 or x.shape[-1] != input_size:
         raise ValueError(
             f"expected an input of shape {layout} with input={input_size}, "
             f"got shape {tuple(x.shape)}"
         )
-    return x.transpose(0, 1) if batch_first else x
+    steps = x.transpose(0, 1) if batch_first else x
+    if steps.shape[0] == 0:  # as torch.nn, which refuses a sequence of length 0
+        raise ValueError(f"expected at least one time step, got an input of shape {tuple(x.shape)} {layout}")
+    return steps
 
 
 def _initial_state(state: Tensor | None, steps: Tensor, size: int) -> Tensor:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -23,26 +26,39 @@ class NextWordModel(nn.Module):
         embedding_size: int | None = None,
     ) -> None:
         super().__init__()
-        if cell not in RECURRENT_LAYERS:
+        if not isinstance(cell, str) or cell not in RECURRENT_LAYERS:
             raise ValueError(f"cell must be one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
-        if vocab_size < 1 or hidden_size < 1:
-            raise ValueError(f"sizes must be positive, got vocab_size={vocab_size}, hidden_size={hidden_size}")
-        self.vocab_size = vocab_size
+        for name, size in [("vocab_size", vocab_size), ("hidden_size", hidden_size), ("embedding_size", embedding_size)]:
+            if size is None and name == "embedding_size":
+                continue
+            if isinstance(size, bool) or not isinstance(size, Integral):
+                raise TypeError(f"{name} must be an integer, got {type(size).__name__}: {size!r}")
+            if size < 1:
+                hint = " (None means one-hot inputs)" if name == "embedding_size" else ""
+                raise ValueError(f"{name} must be at least 1{hint}, got {size}")
+        self.vocab_size = int(vocab_size)
         self.cell = cell
-        self.embed = nn.Embedding(vocab_size, embedding_size) if embedding_size else None
-        input_size = embedding_size or vocab_size
+        self.embed = nn.Embedding(vocab_size, embedding_size) if embedding_size is not None else None
+        input_size = embedding_size if embedding_size is not None else vocab_size
         self.rnn = RECURRENT_LAYERS[cell](input_size, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, vocab_size)
 
     def step_logits(self, ids: Tensor) -> Tensor:
         """Logits after every prefix: ids (batch, time) -> (batch, time, vocab)."""
+        return self.run(ids)[0]
+
+    def run(self, ids: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """Logits after every prefix and the recurrent state at the end: ids (batch, time)
+        -> ((batch, time, vocab), state). Passing that state back in continues the same
+        sequence, so a long text can be read piece by piece."""
         self._check(ids)
         if self.embed is None:
-            x = nn.functional.one_hot(ids, self.vocab_size).float()  # (batch, time, vocab)
+            weight = self.head.weight  # one-hot vectors in the model's own dtype
+            x = nn.functional.one_hot(ids, self.vocab_size).to(weight.dtype)  # (batch, time, vocab)
         else:
             x = self.embed(ids)  # (batch, time, embedding)
-        hidden, _ = self.rnn(x)  # (batch, time, hidden); the initial state is zeros
-        return self.head(hidden)  # (batch, time, vocab)
+        hidden, state = self.rnn(x, state)  # (batch, time, hidden); no state: zeros
+        return self.head(hidden), state  # (batch, time, vocab)
 
     def forward(self, ids: Tensor) -> Tensor:
         """Logits for the word after the whole prefix: ids (batch, time) -> (batch, vocab)."""
@@ -56,7 +72,7 @@ class NextWordModel(nn.Module):
             raise ValueError(
                 f"expected word ids of shape (batch, time) with time >= 1, got shape {tuple(ids.shape)}"
             )
-        if ids.min() < 0 or ids.max() >= self.vocab_size:
+        if ids.numel() and (ids.min() < 0 or ids.max() >= self.vocab_size):
             raise ValueError(
                 f"word ids must lie in [0, {self.vocab_size}), got min {ids.min().item()}, "
                 f"max {ids.max().item()}"

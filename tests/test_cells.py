@@ -173,3 +173,34 @@ def test_weights_are_copies_not_views():
     with torch.no_grad():
         w.W_x.zero_()
     assert rnn.weight_ih_l0.abs().sum() > 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_sequence_of_length_zero_is_refused_clearly(kind):
+    layer_type, weights_type, forward = KINDS[kind]
+    layer = layer_type(3, 4, batch_first=True)
+    w = weights_type.from_torch(layer)
+    with pytest.raises(RuntimeError):  # torch.nn refuses it too
+        layer(torch.zeros(2, 0, 3))
+    for batch_first, shape in [(True, (2, 0, 3)), (False, (0, 2, 3))]:
+        with pytest.raises(ValueError, match=r"at least one time step, got an input of shape"):
+            forward(torch.zeros(shape), w, batch_first=batch_first)
+    with pytest.raises(ValueError, match="at least one time step"):
+        hidden_gradient_norms(layer, torch.zeros(2, 0, 3))
+    trace = {"lstm": lstm_trace, "gru": gru_trace}.get(kind)
+    if trace is not None:
+        with pytest.raises(ValueError, match="at least one time step"):
+            trace(torch.zeros(2, 0, 3), w)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_hidden_gradient_norms_reads_a_time_first_layer_as_time_first(kind):
+    layer_type = KINDS[kind][0]
+    torch.manual_seed(0)
+    batch_first = layer_type(3, 4, batch_first=True).double()
+    time_first = layer_type(3, 4, batch_first=False).double()
+    time_first.load_state_dict(batch_first.state_dict())
+    x = torch.randn(5, 8, 3, dtype=torch.double)  # (batch 5, time 8, input 3)
+    expected = hidden_gradient_norms(batch_first, x)
+    assert expected.shape == (8,)
+    torch.testing.assert_close(hidden_gradient_norms(time_first, x.transpose(0, 1)), expected)

@@ -1,6 +1,6 @@
 """Helpers for the book: what more than one chapter needs, kept small and readable."""
 
-from .autocomplete import Autocomplete, Completion, Suggestions, seed_autocomplete
+from .autocomplete import Autocomplete, Completion, ModelFileError, Suggestions, seed_autocomplete
 from .book import glue
 from .cells import (
     GRUWeights,
@@ -58,6 +58,7 @@ __all__ = [
     "lstm_gates",
     "lstm_trace",
     "LSTMWeights",
+    "ModelFileError",
     "next_word_pairs",
     "next_word_tensors",
     "NextWordModel",

@@ -3,14 +3,15 @@ and the JSON export checked against a plain NumPy forward pass."""
 
 import json
 import math
+import os
 import re
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import SEED_SENTENCES, NextWordModel, UnknownWordError, Vocab, fit, next_word_tensors, seed_everything
-from helpers.autocomplete import Autocomplete, Completion, Suggestions, seed_autocomplete
+from helpers import SEED_SENTENCES, NextWordModel, UnknownWordError, Vocab, fit, next_word_tensors, seed_everything, tokenize
+from helpers.autocomplete import Autocomplete, Completion, ModelFileError, Suggestions, seed_autocomplete
 
 PREFIXES = [" ".join(s.split()[:2]) for s in SEED_SENTENCES]
 LAST_WORDS = [s.split()[2] for s in SEED_SENTENCES]
@@ -262,6 +263,91 @@ def test_a_low_temperature_approaches_greedy(seed_ac):
         assert seed_ac.continue_text("i love", 5, temperature=1e-300, seed=seed) == greedy
 
 
+def test_any_positive_finite_temperature_works(seed_ac):
+    greedy = seed_ac.continue_text("i love", 5)
+    smallest = 5e-324  # the smallest positive float: sampling is greedy, not a crash
+    assert seed_ac.continue_text("i love", 5, temperature=smallest, seed=0) == greedy
+    huge = {seed_ac.continue_text("i", 6, temperature=1e300, seed=s).new_words for s in range(6)}
+    assert len(huge) > 1  # near uniform, and still words
+    assert seed_ac.continue_text("i love", 2, temperature=np.float32(0.5), seed=0).new_words
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, 2**70])
+def test_a_seed_out_of_range_is_refused(seed_ac, seed):
+    with pytest.raises(ValueError, match=rf"seed must be between 0 and 2\*\*64 - 1, got {seed}"):
+        seed_ac.continue_text("you like", 2, temperature=1.0, seed=seed)
+
+
+def test_the_largest_seed_and_numpy_integers_are_accepted(seed_ac):
+    assert len(seed_ac.continue_text("you like", 2, temperature=1.0, seed=2**64 - 1).new_words) == 2
+    assert len(seed_ac.suggest("you like", k=np.int64(2))) == 2
+    assert len(seed_ac.continue_text("you", np.int64(2), temperature=1.0, seed=np.uint64(3)).new_words) == 2
+    with pytest.raises(TypeError, match="seed must be an integer or None, got bool"):
+        seed_ac.continue_text("you like", 2, temperature=1.0, seed=True)
+
+
+def test_unknown_words_are_quoted_as_typed(seed_ac):
+    with pytest.raises(UnknownWordError, match=r"unknown word 'Café'"):
+        seed_ac.suggest("I like Café")
+    with pytest.raises(UnknownWordError, match=r"unknown words 'He', 'LIKS' \(did you mean 'like' for 'LIKS'\?\)"):
+        seed_ac.suggest("He LIKS")
+    with pytest.raises(UnknownWordError, match=r"unknown word 'STRAẞE'"):
+        seed_ac.continue_text("you STRAẞE", 2)
+
+
+def test_prefixes_in_any_script(tmp_path):
+    vocab = Vocab.build(["Die Straße ist lang", "순환 신경망은 좋다", "Éclair au café"], unk=None)
+    ac = Autocomplete(random_model("gru", len(vocab), 4), vocab)
+    assert ac.read("die STRASSE").words == ("die", "strasse")
+    assert ac.suggest("die STRAẞE", k=3) == ac.suggest("Die Straße", k=3)
+    assert ac.suggest("순환 신경망은", k=2).prefix == ("순환", "신경망은")
+    loaded = Autocomplete.load(ac.save(tmp_path / "saved"))
+    assert loaded.suggest("ÉCLAIR au", k=3) == ac.suggest("éclair AU", k=3)
+    assert "순환" in (tmp_path / "saved" / "config.json").read_text(encoding="utf-8")
+
+
+class StepCounter:
+    """Counts the time steps a recurrent layer is run for, inside a ``with`` block."""
+
+    def __init__(self, layer):
+        self.layer, self.steps = layer, 0
+
+    def __enter__(self):
+        self.hook = self.layer.register_forward_hook(self.count)
+        return self
+
+    def __exit__(self, *exc):
+        self.hook.remove()
+
+    def count(self, module, inputs, output):
+        self.steps += inputs[0].shape[1]  # batch_first: (batch, time, features)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_continuation_without_max_prefix_carries_the_state(cell):
+    vocab = Vocab.build(SEED_SENTENCES)
+    ac = Autocomplete(random_model(cell, len(vocab), 3), vocab)  # max_prefix=None
+    prefix = " ".join(SEED_SENTENCES * 20)  # 360 words
+    n_words = 40
+    with StepCounter(ac.model.rnn) as counter:
+        completion = ac.continue_text(prefix, n_words)
+    # the prefix once, then one step per new word but the last: O(n), not O(n * prefix)
+    assert counter.steps == 360 + n_words - 1
+    # and the same words as reading the whole text again before every word
+    text = prefix
+    for new in completion.new_words[:10]:
+        assert new == ac.suggest(text, k=1).words[0]
+        text += " " + new
+    sampled = ac.continue_text("i like", 30, temperature=1.0, seed=4)
+    assert sampled == ac.continue_text("i like", 30, temperature=1.0, seed=4)
+
+
+def test_continuation_with_max_prefix_still_reads_the_last_words(seed_ac):
+    with StepCounter(seed_ac.model.rnn) as counter:
+        seed_ac.continue_text("i like", 5)
+    assert counter.steps == 5 * 2  # each word from the last two, as trained
+
+
 def test_sampling_never_produces_unk(unk_ac):
     for seed in range(10):
         words = unk_ac.continue_text("he liks", 8, temperature=5.0, seed=seed).new_words
@@ -282,9 +368,10 @@ def test_save_and_load_give_identical_suggestions(tmp_path, cell, embedding_size
     config = json.loads((folder / "config.json").read_text())
     assert config["vocab"] == vocab.words and config["cell"] == cell
     assert config["embedding_size"] == embedding_size and config["max_prefix"] == 2
-    # the weights are a plain state dict that loads without running any code
-    state = torch.load(folder / "weights.pt", weights_only=True)
-    assert set(state) == set(model.state_dict())
+    # the weights are a state dict, with the config's fingerprint, that loads without running any code
+    saved = torch.load(folder / "weights.pt", weights_only=True)
+    assert set(saved) == {"format", "config_sha256", "weights_sha256", "state_dict"}
+    assert set(saved["state_dict"]) == set(model.state_dict())
     loaded = Autocomplete.load(folder)
     assert loaded.vocab.words == vocab.words and loaded.vocab.unk == unk
     assert loaded.settings() == original.settings()
@@ -296,15 +383,179 @@ def test_save_and_load_give_identical_suggestions(tmp_path, cell, embedding_size
 
 
 def test_load_explains_what_is_missing_or_wrong(tmp_path, seed_ac):
-    with pytest.raises(FileNotFoundError, match="config.json not found"):
+    with pytest.raises(ModelFileError, match="nowhere not found"):
         Autocomplete.load(tmp_path / "nowhere")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "weights.pt").write_bytes(b"")
+    with pytest.raises(ModelFileError, match="config.json not found"):
+        Autocomplete.load(tmp_path / "half")
     folder = seed_ac.save(tmp_path / "saved")
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "format": "something else"}))
-    with pytest.raises(ValueError, match="has format 'something else'"):
+    with pytest.raises(ModelFileError, match="has format 'something else'"):
         Autocomplete.load(folder)
     (folder / "config.json").write_text(json.dumps({**config, "vocab_size": 12}))
-    with pytest.raises(ValueError, match="does not match vocab_size"):
+    with pytest.raises(ModelFileError, match="the vocabulary has 9 words but 'vocab_size' is 12"):
+        Autocomplete.load(folder)
+    assert issubclass(ModelFileError, ValueError)
+
+
+def save_once(tmp_path, ac):
+    """Save ``ac``; return the folder and the bytes of its two files."""
+    folder = ac.save(tmp_path / "saved")
+    before = {name: (folder / name).read_bytes() for name in ("config.json", "weights.pt")}
+    return folder, before
+
+
+def test_a_failed_save_leaves_the_previous_save_intact(tmp_path, seed_ac, unk_ac, monkeypatch):
+    folder, before = save_once(tmp_path, seed_ac)
+
+    def broken_save(obj, f, *args, **kwargs):
+        f.write(b"PK\x03\x04 half")  # part of a file, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "save", broken_save)
+        with pytest.raises(OSError, match="No space left"):
+            unk_ac.save(folder)
+    assert {name: (folder / name).read_bytes() for name in before} == before
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "weights.pt"]  # no leftovers
+    assert Autocomplete.load(folder).suggest("you like", k=9) == seed_ac.suggest("you like", k=9)
+
+    # the config's rename fails after the weights' rename: the weights are put back
+    real_replace = os.replace
+
+    def replace(source, target):
+        if str(target).endswith("config.json"):
+            raise OSError(5, "Input/output error")
+        real_replace(source, target)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", replace)
+        with pytest.raises(OSError, match="Input/output"):
+            unk_ac.save(folder)
+    assert {name: (folder / name).read_bytes() for name in before} == before
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "weights.pt"]
+    # and a save that succeeds replaces both files
+    unk_ac.save(folder)
+    assert Autocomplete.load(folder).vocab.words == unk_ac.vocab.words
+
+
+def test_a_save_stopped_between_its_renames_loads_the_previous_model(tmp_path, seed_ac, unk_ac):
+    folder, _ = save_once(tmp_path, seed_ac)
+    other = unk_ac.save(tmp_path / "other")
+    # what a crash between the two renames leaves: new weights, old config, the old weights kept
+    os.link(folder / "weights.pt", folder / ".weights.pt.previous")
+    (folder / "new.tmp").write_bytes((other / "weights.pt").read_bytes())
+    os.replace(folder / "new.tmp", folder / "weights.pt")
+    loaded = Autocomplete.load(folder)
+    assert loaded.vocab.words == seed_ac.vocab.words
+    assert loaded.suggest("i hate", k=9) == seed_ac.suggest("i hate", k=9)
+    # without the old weights, the mismatch is refused rather than mixed
+    (folder / ".weights.pt.previous").unlink()
+    with pytest.raises(ModelFileError, match="config.json does not belong to .*weights.pt"):
+        Autocomplete.load(folder)
+
+
+def test_a_config_that_does_not_belong_to_the_weights_is_refused(tmp_path, seed_ac):
+    folder = seed_ac.save(tmp_path / "saved")
+    config = json.loads((folder / "config.json").read_text())
+    edits = {
+        "vocabulary reversed": {**config, "vocab": config["vocab"][::-1]},
+        "two words swapped": {**config, "vocab": ["you", *config["vocab"][1:7], "i", *config["vocab"][8:]]},
+        "max_prefix changed": {**config, "max_prefix": 3},
+        "another cell": {**config, "cell": "gru"},
+    }
+    for name, edited in edits.items():
+        (folder / "config.json").write_text(json.dumps(edited))
+        with pytest.raises(ModelFileError, match="does not belong to"):
+            Autocomplete.load(folder)
+    # a config from another model, with the same vocabulary
+    other = Autocomplete(NextWordModel(9, 7), seed_ac.vocab, max_prefix=2).save(tmp_path / "other")
+    (folder / "config.json").write_bytes((other / "config.json").read_bytes())
+    with pytest.raises(ModelFileError, match="does not belong to"):
+        Autocomplete.load(folder)
+    # key order and spacing are not content: the same config rewritten still loads
+    (folder / "config.json").write_text(json.dumps(dict(reversed(config.items()))))
+    assert Autocomplete.load(folder).suggest("i like", k=1).words == ["dog"]
+
+
+class NotATensor:
+    """What an attacker might pickle: any object other than tensors and plain data."""
+
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def broken_files(folder, weights, config):
+    """(what, file name, bytes) for every kind of damage a user has met."""
+    payload = torch.load(folder / "weights.pt", weights_only=True)
+    nudged = {**payload, "state_dict": {k: v + 1e-3 for k, v in payload["state_dict"].items()}}
+    with open(folder / "nudged.pt", "wb") as f:
+        torch.save(nudged, f)
+    with open(folder / "bare.pt", "wb") as f:
+        torch.save(payload["state_dict"], f)
+    with open(folder / "evil.pt", "wb") as f:
+        torch.save({"state_dict": NotATensor()}, f)
+    return [
+        ("truncated weights", "weights.pt", weights[: len(weights) // 2], "truncated or damaged"),
+        ("empty weights", "weights.pt", b"", "truncated or damaged"),
+        ("text as weights", "weights.pt", b"hello", "truncated or damaged"),
+        ("tensors changed", "weights.pt", (folder / "nudged.pt").read_bytes(), "damaged: its tensors do not match"),
+        ("old bare state dict", "weights.pt", (folder / "bare.pt").read_bytes(), "bare state dict"),
+        ("a pickle that runs code", "weights.pt", (folder / "evil.pt").read_bytes(), "could run code"),
+        ("config not UTF-8", "config.json", b"\xff\xfe{}", "not UTF-8"),
+        ("config not JSON", "config.json", b"{vocab: ", "not valid JSON"),
+        ("config a list", "config.json", b"[1, 2]", "should hold a JSON object"),
+        ("config without hidden_size", "config.json",
+         json.dumps({k: v for k, v in json.loads(config).items() if k != "hidden_size"}).encode(), "lacks 'hidden_size'"),
+        ("config with a text size", "config.json",
+         json.dumps({**json.loads(config), "hidden_size": "5"}).encode(), "'hidden_size' must be a positive integer"),
+    ]  # fmt: skip
+
+
+def test_every_damaged_file_gives_one_clear_error(tmp_path, seed_ac, capsys):
+    folder = seed_ac.save(tmp_path / "saved")
+    weights, config = (folder / "weights.pt").read_bytes(), (folder / "config.json").read_text()
+    for what, name, content, message in broken_files(tmp_path / "saved", weights, config):
+        (folder / "weights.pt").write_bytes(weights)
+        (folder / "config.json").write_text(config)
+        (folder / name).write_bytes(content)
+        with pytest.raises(ModelFileError) as info:
+            Autocomplete.load(folder)
+        text = str(info.value)
+        assert str(folder / name) in text and message in text, what
+        assert "weights_only=False" not in text and "weights_only" not in repr(info.value.__cause__), what
+    assert "this must never run" not in capsys.readouterr().out
+
+
+def nan_model(vocab, where="rnn.weight_hh_l0"):
+    model = NextWordModel(len(vocab), 5)
+    with torch.no_grad():
+        dict(model.named_parameters())[where][0, 0] = math.nan
+    return model
+
+
+def test_weights_that_are_not_finite_are_refused_everywhere(tmp_path, seed_ac):
+    broken = Autocomplete(nan_model(seed_ac.vocab), seed_ac.vocab, max_prefix=2)
+    with pytest.raises(ValueError, match=r"scores are not finite \(NaN or infinity\)"):
+        broken.suggest("you like")
+    with pytest.raises(ValueError, match="scores are not finite"):
+        broken.continue_text("you like", 3)
+    with pytest.raises(ValueError, match=r"cannot export this model: its weights contain NaN or infinity \(rnn.weight_hh_l0\)"):
+        broken.export_json(tmp_path / "broken.json")
+    assert not (tmp_path / "broken.json").exists()
+    with pytest.raises(ValueError, match="cannot save this model: .*NaN"):
+        broken.save(tmp_path / "broken")
+    # a file that holds NaN weights (written by hand, checksum and fingerprint right)
+    folder = seed_ac.save(tmp_path / "saved")
+    payload = torch.load(folder / "weights.pt", weights_only=True)
+    payload["state_dict"]["head.bias"][0] = math.inf
+    from helpers.autocomplete import _weights_checksum
+
+    payload["weights_sha256"] = _weights_checksum(payload["state_dict"])
+    torch.save(payload, folder / "weights.pt")
+    with pytest.raises(ModelFileError, match=r"weights.pt: refused: its weights contain NaN or infinity \(head.bias\)"):
         Autocomplete.load(folder)
 
 
@@ -316,10 +567,12 @@ def sigmoid(x):
 
 
 def numpy_logits(exported, text):
-    """What the browser will do, in plain NumPy: tokenise the text with the exported
-    pattern, then run the exported cell's equations (PyTorch's gate order) and the head."""
+    """What the browser will do, in plain NumPy: tokenise the text (the JavaScript demo's
+    tokenizer is checked against `tokenize` elsewhere), then run the exported cell's
+    equations (PyTorch's gate order) and the head."""
     vocab = exported["vocab"]
-    words = re.findall(exported["token_pattern"], text.lower() if exported["lowercase"] else text)
+    assert exported["lowercase"]
+    words = tokenize(text)
     ids = [vocab.index(w) if w in vocab else vocab.index(exported["unk"]) for w in words]
     if exported["max_prefix"]:
         ids = ids[-exported["max_prefix"]:]
@@ -374,7 +627,8 @@ def test_json_export_reproduces_the_model_in_numpy(tmp_path, cell, embedding_siz
 
 
 def test_json_export_of_the_seed_model(tmp_path, seed_ac):
-    path = seed_ac.export_json(tmp_path / "seed.json")
+    path = seed_ac.export_json(tmp_path / "new" / "folders" / "seed.json")  # folders created
+    assert sorted(p.name for p in path.parent.iterdir()) == ["seed.json"]
     exported = json.loads(path.read_text())
     assert exported["input"] == "one-hot" and exported["unk"] is None
     assert exported["hidden_size"] == 5 and exported["vocab_size"] == 9

@@ -1,6 +1,6 @@
 """The built HTML book in a real headless Chromium, served on localhost.
 
-Needs the book built (`make book`) and Chromium (`make setup` installs Debian's package
+Needs the book built (`make book`; or set BOOK_HTML_DIR to another built `html` folder) and Chromium (`make setup` installs Debian's package
 when it is missing and it can). Where either is absent these tests are skipped, except
 under CI (`CI=true`), where that is a failure.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
+HTML = Path(os.environ.get("BOOK_HTML_DIR", ROOT / "_build" / "html"))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [  # no sandbox as root; no background traffic to the closed network
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -206,4 +207,137 @@ def test_demo_handles_bad_input(demo):
     expected = seed_autocomplete("lstm")[0].suggest("you like", k=2)
     assert [w for w, _ in rows] == expected.words
     assert "dropped: i" in note
+    rows, note = ask(demo.page, "rnn", "You LIKE Café", k=3)  # unknown words quoted as typed
+    assert rows == [] and "'Café'" in note
     assert demo.errors == []
+
+
+def test_demo_tokenizes_any_script_as_python(demo):
+    from helpers.vocab import split_words
+
+    texts = [
+        "Éclair au café, très naïve! L\u2019eau",
+        "Die Straße ist GROSS; die STRAẞE",
+        "Iğdır'da ılık süt. İSTANBUL, ISPARTA",
+        "순환 신경망은 기울기 소실, 장기 의존성!",
+        "ΟΔΟΣ οδός; Ꭰꭰ; __init__ x² 3.14",
+    ]
+    got = demo.page.evaluate(
+        "texts => texts.map(t => splitWords(t, window.BOOK_MODELS.rnn).map(w => [w.word, w.typed]))", texts
+    )
+    for text, words in zip(texts, got):
+        assert [tuple(w) for w in words] == split_words(text), text
+    rows, note = ask(demo.page, "rnn", "YOU like!!", k=1)
+    assert [w for w, _ in rows] == ["cat"] and note == ""
+    assert demo.errors == []
+
+
+# ---------------------------------------------------------------- the Shakespeare demo
+SHAKESPEARE_TEXTS = ["JULIET:\nO Rom", "ROMEO:\nBut soft, what light through yonder win", "KING RICHARD III:\nNow is the",
+                     "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, spe", "O Romeo, Romeo! wherefore art thou"]  # fmt: skip
+PROBABILITY_TOLERANCE = 1e-9  # the page and Python compute with the same dequantised weights in float64
+
+
+@pytest.fixture(scope="module")
+def shakespeare_python():
+    """What the page must compute: the exported (int8) weights, dequantised, in float64."""
+    from helpers.char_autocomplete import CharAutocomplete, read_script
+    from helpers.charlm import CHECKPOINT_PATH
+
+    export = read_script(HTML / "_static" / "demo" / "shakespeare-model.js")
+    if export is None:
+        assert not CHECKPOINT_PATH.is_file(), "the checkpoint exists but the book exported no Shakespeare model"
+        pytest.skip("the Shakespeare model is not trained (make train), so the page has no demo")
+    return CharAutocomplete.from_export(export)
+
+
+@pytest.fixture(scope="module")
+def shakespeare(browser, site, shakespeare_python):
+    visit = Visit(browser, f"{site}/chapters/06_autocomplete.html")
+    visit.page.wait_for_selector("#shakespeare-demo[data-ready=true][data-busy=false]", timeout=30000)
+    yield visit
+    visit.page.close()
+
+
+def shakespeare_ask(page: Page, text: str, temperature: float = 0.8, seed: int = 0) -> dict:
+    """Type into the demo as a reader would, wait for its answers, and read them."""
+    page.fill("#sh-temperature", str(temperature))
+    page.fill("#sh-seed", str(seed))
+    page.fill("#sh-text", text)
+    page.wait_for_selector("#shakespeare-demo[data-busy=false]", timeout=30000)
+    rows = "rows => rows.map(r => [r.dataset.word, r.dataset.added, Number(r.dataset.probability)])"
+    return {
+        "complete": [tuple(r) for r in page.eval_on_selector_all("#sh-complete tbody tr", rows)],
+        "next": [tuple(r) for r in page.eval_on_selector_all("#sh-next tbody tr", rows)],
+        "note": page.inner_text("#sh-complete-note"),
+        "error": page.inner_text("#sh-error"),
+        "continuation": page.eval_on_selector("#sh-continuation", "e => e.textContent"),
+    }
+
+
+def same_words(shown: list[tuple], expected) -> None:
+    assert [(w, a) for w, a, _ in shown] == [(c.word, c.added) for c in expected]
+    for (_, _, p_js), c in zip(shown, expected):
+        assert abs(p_js - c.probability) < PROBABILITY_TOLERANCE, (c.word, p_js, c.probability)
+
+
+def test_shakespeare_demo_computes_what_python_computes(shakespeare, shakespeare_python):
+    page, python = shakespeare.page, shakespeare_python
+    for text in SHAKESPEARE_TEXTS:
+        probs = page.evaluate("text => shakespeareDemo.nextCharProbabilities(text)", text)
+        expected = python.next_char_probabilities(text).tolist()
+        assert max(abs(a - b) for a, b in zip(probs, expected)) < PROBABILITY_TOLERANCE, text
+        shown = shakespeare_ask(page, text)
+        if text[-1].isalpha():
+            same_words(shown["complete"], python.complete(text, k=5))
+            assert len(shown["complete"]) == 5 and shown["note"] == ""
+        else:
+            assert shown["complete"] == [] and "not inside a word" in shown["note"]
+        same_words(shown["next"], python.next_words(text, k=5))
+        assert shown["continuation"] == python.continue_text(text, 160, temperature=0.8, seed=0).added
+        assert shown["error"] == ""
+    shown = shakespeare_ask(page, SHAKESPEARE_TEXTS[1], temperature=0, seed=5)
+    assert shown["continuation"] == python.continue_text(SHAKESPEARE_TEXTS[1], 160, temperature=0).added
+    shown = shakespeare_ask(page, SHAKESPEARE_TEXTS[1], temperature=1.3, seed=7)
+    assert shown["continuation"] == python.continue_text(SHAKESPEARE_TEXTS[1], 160, temperature=1.3, seed=7).added
+    assert shakespeare.errors == []
+
+
+def test_shakespeare_demo_handles_bad_input(shakespeare, shakespeare_python):
+    page = shakespeare.page
+    for text, expected in [
+        ("Rom\u00e9o", "1 character outside the model's alphabet: '\u00e9' (U+00E9) at position 3"),
+        ("O \U0001f600 Rom\U0001f600", "2 characters outside the model's alphabet: '\U0001f600' (U+1F600) at positions 2, 7"),
+        ("", "the text is empty"),
+    ]:
+        shown = shakespeare_ask(page, text)
+        assert expected in shown["error"], shown["error"]
+        assert shown["complete"] == shown["next"] == [] and shown["continuation"] == ""
+        if text:
+            assert "The model knows 65 characters: newline, space, !$&',-.3:;?, A-Z, a-z" in shown["error"]
+            with pytest.raises(ValueError, match=re.escape(expected)):
+                shakespeare_python.complete(text)
+    shown = shakespeare_ask(page, "O Romeo, ")
+    assert "the text ends with ' ', not inside a word" in shown["note"] and len(shown["next"]) == 5
+    shown = shakespeare_ask(page, "O Rom", temperature=11)
+    assert "temperature must be a finite number between 0 (greedy) and 10" in shown["error"]
+    assert len(shown["complete"]) == 5 and shown["continuation"] == ""
+    shown = shakespeare_ask(page, "O Romeo\u2019")  # the typographic apostrophe reads as the plain one
+    assert shown["error"] == "" and [w for w, _, _ in shown["next"]] == shakespeare_python.next_words("O Romeo'", 5).words
+    assert shakespeare.errors == []
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_shakespeare_demo_fits_phone_and_desktop(browser, site, shakespeare_python, width, tmp_path):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{site}/chapters/06_autocomplete.html", wait_until="networkidle")
+    page.wait_for_selector("#shakespeare-demo[data-ready=true][data-busy=false]", timeout=30000)
+    page.fill("#sh-text", "ROMEO:\nBut soft, what light through yonder win")
+    page.wait_for_selector("#shakespeare-demo[data-busy=false]", timeout=30000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    box = page.eval_on_selector("#shakespeare-demo", "e => [e.scrollWidth, e.clientWidth, e.getBoundingClientRect().right]")
+    assert box[0] <= box[1] and box[2] <= width, box
+    assert page.locator("#sh-complete tbody tr").count() == 5 and page.locator("#sh-next tbody tr").count() == 5
+    if os.environ.get("BOOK_SCREENSHOTS"):  # a folder to keep screenshots in, for people to look at
+        page.locator("#shakespeare-demo").screenshot(path=f"{os.environ['BOOK_SCREENSHOTS']}/shakespeare-demo-{width}.png")
+    page.close()

@@ -1,6 +1,6 @@
 // The in-page autocomplete of chapter 6: a forward pass over the seed models that the
 // book exports with `Autocomplete.export_dict()` (loaded by seed-models.js as
-// window.BOOK_MODELS). It mirrors helpers/autocomplete.py: the same tokenisation, the same
+// window.BOOK_MODELS). It mirrors helpers/autocomplete.py: the same tokenisation (any script), the same
 // cells (PyTorch's equations and weight layout), <unk> never suggested, the same messages.
 "use strict";
 
@@ -11,9 +11,31 @@ const tanh = (v) => v.map(Math.tanh);
 const mul = (a, b) => a.map((x, i) => x * b[i]);
 const chunks = (v, n) => Array.from({ length: n }, (_, k) => v.slice((k * v.length) / n, ((k + 1) * v.length) / n));
 
+// Unicode's default full case folding of one word, then NFC: Python's
+// unicodedata.normalize("NFC", word.casefold()). Per code point, upper then lower case gives
+// that folding for every letter but three groups, handled first (tests/test_vocab.py checks
+// the rule against Python for every letter, mark and digit).
+function foldCase(word) {
+  const folded = Array.from(word, (c) => {
+    if (c === "\u0131") return c; // dotless i stays dotless (no Turkish rules: I folds to i)
+    if (c === "\u1e9e") return "ss"; // capital sharp s, as small sharp s
+    if (/\p{Script=Cherokee}/u.test(c)) return c.toUpperCase(); // Cherokee folds to upper case
+    return c.toUpperCase().toLowerCase();
+  });
+  return folded.join("").normalize("NFC");
+}
+
+// The words of a text as [{word, typed}], as helpers.vocab.split_words: NFC, the
+// typographic apostrophe read as a plain one, words found with the exported pattern
+// (letters, marks and digits of any script), each case-folded.
+function splitWords(text, model) {
+  const pattern = new RegExp(model.token_pattern, "gu");
+  const typed = text.normalize("NFC").replace(/\u2019/g, "'").match(pattern) || [];
+  return typed.map((t) => ({ word: foldCase(t), typed: t }));
+}
+
 function tokenize(text, model) {
-  const pattern = new RegExp(model.token_pattern, "g");
-  return text.toLowerCase().replace(/\u2019/g, "'").match(pattern) || [];
+  return splitWords(text, model).map((w) => w.word);
 }
 
 function inputVector(model, id) {
@@ -42,16 +64,19 @@ function step(model, x, hidden, cell) {
 
 // Suggestions for a prefix, or {error} naming what was wrong, as the Python API does.
 function suggest(model, prefix, k) {
-  let words = tokenize(prefix, model);
-  if (words.length === 0) return { error: "the prefix contains no words (words are letters, digits and apostrophes)" };
+  let pairs = splitWords(prefix, model);
+  if (pairs.length === 0) return { error: "the prefix contains no words (words are letters, digits and apostrophes)" };
   let dropped = [];
-  if (model.max_prefix !== null && words.length > model.max_prefix) {
-    dropped = words.slice(0, words.length - model.max_prefix);
-    words = words.slice(-model.max_prefix);
+  if (model.max_prefix !== null && pairs.length > model.max_prefix) {
+    dropped = pairs.slice(0, pairs.length - model.max_prefix).map((w) => w.word);
+    pairs = pairs.slice(-model.max_prefix);
   }
-  const unknown = [...new Set(words.filter((w) => !model.vocab.includes(w)))];
+  const words = pairs.map((w) => w.word);
+  const typed = new Map(); // each unknown word, as first typed
+  for (const w of pairs) if (!model.vocab.includes(w.word) && !typed.has(w.word)) typed.set(w.word, w.typed);
+  const unknown = [...typed.keys()];
   if (unknown.length && model.unk === null) {
-    const names = unknown.map((w) => `'${w}'`).join(", ");
+    const names = [...typed.values()].map((w) => `'${w}'`).join(", ");
     return { error: `unknown word${unknown.length > 1 ? "s" : ""} ${names}: not among the ${model.vocab.length} words of this model (${model.vocab.join(", ")})` };
   }
   let hidden = new Array(model.hidden_size).fill(0);
@@ -94,7 +119,9 @@ function render(root) {
   note.textContent = notes.join("; ");
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+if (typeof module !== "undefined") module.exports = { foldCase, splitWords, tokenize, suggest }; // for tests under node
+
+if (typeof document !== "undefined") document.addEventListener("DOMContentLoaded", () => {
   const root = document.getElementById("autocomplete-demo");
   if (!root || !window.BOOK_MODELS) return;
   for (const id of ["#ac-model", "#ac-prefix", "#ac-k"]) root.querySelector(id).addEventListener("input", () => render(root));

@@ -12,6 +12,10 @@ errors, and the in-page autocomplete demo of chapter 6.
    `_static/demo/seed-models.js`, which this extension writes: the seed models of chapter 6,
    trained by `helpers.seed_autocomplete` and exported with `Autocomplete.export_dict()`.
    A script file rather than JSON, so the demo also works from `file://` pages.
+4. The same page also gets `shakespeare-demo.js` and `.css` and
+   `_static/demo/shakespeare-model.js`: the shipped Shakespeare LSTM (`data/`), quantised
+   to int8 by `CharAutocomplete.write_script`; `window.SHAKESPEARE_MODEL = null` when the
+   checkpoint is not trained yet (`make train`), and the demo then says so.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ SOURCE = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
 DEMO_PAGE = "chapters/06_autocomplete"
 DEMO_CELLS = ("rnn", "lstm")
 DEMO_ASSETS = Path(__file__).parent / "demo"
+SHAKESPEARE_MODEL = "demo/shakespeare-model.js"
 
 
 def _not_needed(folder: str, names: list[str]) -> list[str]:
@@ -52,6 +57,26 @@ def write_demo_models(app: Sphinx, exception: Exception | None) -> None:
     target = Path(app.outdir) / "_static" / "demo" / "seed-models.js"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(f"window.BOOK_MODELS = {json.dumps(models, separators=(',', ':'))};\n")
+
+
+def write_shakespeare_model(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    from helpers.char_autocomplete import CharAutocomplete  # imports torch
+
+    target = Path(app.outdir) / "_static" / SHAKESPEARE_MODEL
+    try:
+        CharAutocomplete.shipped().write_script(target)
+    except FileNotFoundError:  # not trained yet
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("window.SHAKESPEARE_MODEL = null;\n")
+
+
+def add_shakespeare_assets(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    if pagename == DEMO_PAGE:  # deferred: the page shows before the model (about 1.6 MB) loads
+        app.builder.add_css_file("shakespeare-demo.css")
+        for script in (SHAKESPEARE_MODEL, "shakespeare-demo.js"):
+            app.builder.add_js_file(script, defer="defer")
 
 
 def add_demo_assets(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
@@ -82,6 +107,8 @@ def setup(app: Sphinx) -> dict[str, bool]:
     app.connect("config-inited", add_demo_folder)
     app.connect("build-finished", copy_mathjax)
     app.connect("build-finished", write_demo_models)
+    app.connect("build-finished", write_shakespeare_model)
     app.connect("html-page-context", drop_repeated_scripts, priority=100)
     app.connect("html-page-context", add_demo_assets)
+    app.connect("html-page-context", add_shakespeare_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -138,7 +138,7 @@ class CharAutocomplete:
     most ``max_search_chars`` characters (longer words are not found).
     """
 
-    def __init__(self, model: CharLM, vocab: CharVocab, beam_width: int = 16, max_search_chars: int = 30) -> None:
+    def __init__(self, model: CharLM, vocab: CharVocab, beam_width: int = 8, max_search_chars: int = 30) -> None:
         if not isinstance(model, CharLM):
             raise TypeError(f"model must be a CharLM, got {type(model).__name__}")
         if not isinstance(vocab, CharVocab):

@@ -31,7 +31,8 @@ import nbformat
 from execute_notebooks import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-TEXT_KEYS = ("text/plain", "text/html", "text/markdown", "text/latex")
+# what nbval compares, and the numbers glued into the prose (myst-nb stores them under their own type)
+TEXT_KEYS = ("text/plain", "text/html", "text/markdown", "text/latex", "application/papermill.record/text/plain")
 BACKENDS = {
     "generic": {"ATEN_CPU_CAPABILITY": "default", "PYTHONHASHSEED": "1"},
     "avx2": {
@@ -44,7 +45,7 @@ BACKENDS = {
 
 
 def text_outputs(nb: nbformat.NotebookNode) -> list[list[str]]:
-    """Per code cell, its text outputs: streams and the text forms of rich outputs.
+    """Per code cell, its text outputs: streams, the text forms of rich outputs and glued values.
 
     Consecutive writes to one stream are joined, as nbval does: how the kernel splits
     printed text into messages depends on timing.

@@ -252,11 +252,11 @@ class Autocomplete:
                 raise TypeError(
                     f"temperature must be a number or None, got {type(temperature).__name__}"
                 )
-            temperature = float(temperature)
             if not (math.isfinite(temperature) and temperature > 0):
                 raise ValueError(
                     f"temperature must be a positive finite number (or None for greedy), got {temperature}"
                 )
+            temperature = float(temperature)
         if seed is not None:
             if not _is_int(seed):
                 raise TypeError(f"seed must be an integer or None, got {type(seed).__name__}: {seed!r}")

@@ -243,9 +243,9 @@ def validation_loss(model: CharLM, ids: Tensor, streams: int = 64, warmup: int =
         start, end = s * chunk, min((s + 1) * chunk, n_targets)
         if start >= end:
             continue
-        lead = min(warmup, start)
-        inputs[s, warmup - lead : warmup + end - start] = ids[start - lead : end]
-        targets[s, warmup : warmup + end - start] = ids[start + 1 : end + 1]
+        lead = min(warmup, start)  # the first chunk starts at the text's start, from a zero state
+        inputs[s, : lead + end - start] = ids[start - lead : end]
+        targets[s, lead : lead + end - start] = ids[start + 1 : end + 1]  # padding after: -1, ignored
     total, state = 0.0, None
     for t in range(0, chunk + warmup, piece):
         logits, state = model(inputs[:, t : t + piece], state)

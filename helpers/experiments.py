@@ -45,10 +45,17 @@ def run_adding(
     clip_norm: float | None = None,
     seed: int = 0,
     n_test: int = 1000,
+    model: SequenceModel | None = None,
 ) -> RunResult:
-    """Train ``cell`` on the adding problem with sequences of ``length`` steps."""
-    seed_everything(seed)
-    model = SequenceModel(2, hidden_size, 1, cell)
+    """Train ``cell`` on the adding problem with sequences of ``length`` steps.
+
+    ``model`` trains a network built beforehand (``cell`` and ``hidden_size`` are then
+    ignored) instead of a fresh one drawn after seeding. The run itself touches no global
+    random state, so several such runs may train at once in threads.
+    """
+    if model is None:
+        seed_everything(seed)
+        model = SequenceModel(2, hidden_size, 1, cell)
     losses = train_online(
         model, lambda n, g: adding_problem(n, length, g), steps, batch_size, lr,
         nn.functional.mse_loss, clip_norm, seed,

@@ -34,3 +34,21 @@ def test_sequence_model_and_train_online_check_their_inputs():
         SequenceModel(2, 4, 1, "lstmm")
     with pytest.raises(ValueError, match="at least 1"):
         train_online(model, lambda n, g: (torch.zeros(n, 5, 2), torch.zeros(n)), steps=0)
+
+
+def test_runs_on_given_models_in_threads_equal_runs_one_after_another():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from helpers import seed_everything
+
+    def fresh(seed):
+        seed_everything(seed)
+        return SequenceModel(2, 8, 1, "lstm")
+
+    alone = [run_adding("lstm", 10, 15, hidden_size=8, seed=s) for s in (0, 1, 2)]
+    assert [r.losses for r in alone] == [run_adding("", 10, 15, seed=s, model=fresh(s)).losses for s in (0, 1, 2)]
+    models = [fresh(s) for s in (0, 1, 2)]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda s: run_adding("", 10, 15, seed=s, model=models[s]), (0, 1, 2)))
+    assert [r.losses for r in together] == [r.losses for r in alone]
+    assert alone[0].losses != alone[1].losses  # the seeds really differ

@@ -115,7 +115,9 @@ class CharLM(nn.Module):
     """Character ids in, a score (logit) for every next character out, at every position.
 
     ``embed`` (nn.Embedding) -> ``rnn`` (nn.RNN with tanh, nn.LSTM or nn.GRU; batch first)
-    -> ``head`` (nn.Linear from the hidden state to the vocabulary).
+    -> ``head`` (nn.Linear from the hidden state to the vocabulary). With ``dropout`` > 0,
+    a random fraction of the recurrent layer's outputs is zeroed at every training step
+    (and between layers, if several), which keeps a large model from memorising the text.
     """
 
     def __init__(
@@ -125,14 +127,20 @@ class CharLM(nn.Module):
         hidden_size: int = 256,
         embedding_size: int = 64,
         num_layers: int = 1,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
         self.vocab_size, self.cell = vocab_size, cell
         self.hidden_size, self.embedding_size, self.num_layers = hidden_size, embedding_size, num_layers
+        self.dropout = dropout
         self.embed = nn.Embedding(vocab_size, embedding_size)
-        self.rnn = CELLS[cell](embedding_size, hidden_size, num_layers=num_layers, batch_first=True)
+        self.rnn = CELLS[cell](
+            embedding_size, hidden_size, num_layers=num_layers, batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,  # between layers; PyTorch warns on one layer
+        )
+        self.drop = nn.Dropout(dropout)  # on the recurrent layer's output, in training only
         self.head = nn.Linear(hidden_size, vocab_size)
 
     def config(self) -> dict:
@@ -143,6 +151,7 @@ class CharLM(nn.Module):
             "hidden_size": self.hidden_size,
             "embedding_size": self.embedding_size,
             "num_layers": self.num_layers,
+            "dropout": self.dropout,
         }
 
     def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
@@ -152,7 +161,7 @@ class CharLM(nn.Module):
         if tokens.dim() != 2:
             raise ValueError(f"expected tokens of shape (batch, time), got {tuple(tokens.shape)}")
         hidden, state = self.rnn(self.embed(tokens), state)
-        return self.head(hidden), state
+        return self.head(self.drop(hidden)), state
 
 
 def detach_state(state: State | None) -> State | None:

@@ -38,6 +38,7 @@ SETTINGS = {
     "hidden_size": 512,
     "embedding_size": 64,
     "num_layers": 1,
+    "dropout": 0.25,
     "batch_size": 64,
     "seq_len": 128,
     "lr": 3e-3,
@@ -52,7 +53,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=CHECKPOINT_PATH)
+    for name in ["hidden_size", "dropout", "batch_size", "seq_len", "lr"]:  # to try other settings
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(SETTINGS[name]), default=SETTINGS[name])
     args = parser.parse_args()
+    s = {**SETTINGS, **{k: getattr(args, k) for k in ["hidden_size", "dropout", "batch_size", "seq_len", "lr"]}}
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -60,8 +64,7 @@ def main() -> None:
     vocab = CharVocab.from_text(text)
     train_text, val_text = split_text(text)
     train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
-    s = SETTINGS
-    model = CharLM(len(vocab), s["cell"], s["hidden_size"], s["embedding_size"], s["num_layers"])
+    model = CharLM(len(vocab), s["cell"], s["hidden_size"], s["embedding_size"], s["num_layers"], s["dropout"])
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{s['cell'].upper()} {s['num_layers']}x{s['hidden_size']}, {n_params:,} parameters; "
           f"{args.steps} steps of {s['batch_size']}x{s['seq_len']} characters, seed {args.seed}, "

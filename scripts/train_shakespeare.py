@@ -1,9 +1,10 @@
 """Train the book's best character-level model on Tiny Shakespeare and ship it (`make train`).
 
-A one-layer LSTM (256 hidden units, 64-wide embeddings) trained with Adam on truncated-BPTT
-windows of 128 characters, 32 streams side by side, the learning rate falling along a
-cosine; a fixed number of steps, so a run is repeatable on one machine (with the same
-thread count). It writes data/shakespeare_lstm.pt (float16 weights, 0.7 MB) and, as its last line, the
+A one-layer LSTM (384 hidden units, 64-wide embeddings, dropout 0.1 on its outputs) trained
+with Adam on truncated-BPTT windows of 128 characters, 32 streams side by side, the learning
+rate falling along a cosine; a fixed number of steps, so a run is repeatable on one machine
+(with the same thread count). It writes data/shakespeare_lstm.pt (float16 weights, 1.4 MB)
+and, as its last line, the
 validation loss of the weights it wrote, over the whole validation text, so anyone can
 retrain and compare with the loss recorded in the shipped file (chapter 6 shows it).
 
@@ -35,10 +36,10 @@ from helpers.charlm import (  # noqa: E402
 
 SETTINGS = {
     "cell": "lstm",
-    "hidden_size": 256,
+    "hidden_size": 384,
     "embedding_size": 64,
     "num_layers": 1,
-    "dropout": 0.0,
+    "dropout": 0.1,
     "batch_size": 32,
     "seq_len": 128,
     "lr": 3e-3,
@@ -49,7 +50,7 @@ SETTINGS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1600)
+    parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=CHECKPOINT_PATH)

@@ -32,7 +32,8 @@ def test_colab_cells_install_from_the_configured_repository():
     for path in sorted((ROOT / "chapters").glob("*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
         first = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
-        assert f'"git+{url}"' in first, path.name
+        # pip installs helpers from the repository; a chapter that needs data/ clones it first
+        assert f'"git+{url}"' in first or f"git clone -q --depth 1 {url} " in first, path.name
 
 
 def test_launch_buttons_are_configured_for_colab_and_binder():

@@ -77,10 +77,16 @@ def run_agreement(
     clip_norm: float | None = None,
     seed: int = 0,
     n_test: int = 1000,
+    model: SequenceModel | None = None,
 ) -> RunResult:
-    """Train ``cell`` on the cat/cats agreement task with ``distractors`` filler words."""
-    seed_everything(seed)
-    model = SequenceModel(len(AGREEMENT_VOCAB), hidden_size, 2, cell)
+    """Train ``cell`` on the cat/cats agreement task with ``distractors`` filler words.
+
+    ``model``, as in ``run_adding``: a network built beforehand, trained without touching
+    global random state.
+    """
+    if model is None:
+        seed_everything(seed)
+        model = SequenceModel(len(AGREEMENT_VOCAB), hidden_size, 2, cell)
 
     def sample(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         ids, labels = agreement_task(n, distractors, generator)

@@ -52,3 +52,12 @@ def test_runs_on_given_models_in_threads_equal_runs_one_after_another():
         together = list(pool.map(lambda s: run_adding("", 10, 15, seed=s, model=models[s]), (0, 1, 2)))
     assert [r.losses for r in together] == [r.losses for r in alone]
     assert alone[0].losses != alone[1].losses  # the seeds really differ
+
+
+def test_agreement_runs_on_given_models_equal_fresh_runs():
+    from helpers import AGREEMENT_VOCAB, seed_everything
+
+    seed_everything(3)
+    model = SequenceModel(len(AGREEMENT_VOCAB), 8, 2, "gru")
+    given = run_agreement("gru", 4, 10, seed=3, model=model)
+    assert given.losses == run_agreement("gru", 4, 10, hidden_size=8, seed=3).losses

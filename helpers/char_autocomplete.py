@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .autocomplete import _is_int
 from .charlm import CharLM, CharVocab, State, load_checkpoint
 
 FORMAT = "helpers.char_autocomplete/1"  # written into every export
@@ -487,10 +488,6 @@ def _check_temperature(temperature: float) -> None:
         raise ValueError(
             f"temperature must be a finite number between 0 (greedy) and {MAX_TEMPERATURE:g}, got {temperature}"
         )
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _b64(array: np.ndarray) -> str:

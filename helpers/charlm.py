@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .training import _update
+
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 CORPUS_FILE = "tinyshakespeare.txt"
 CORPUS_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
@@ -224,10 +226,7 @@ def train_charlm(
         logits, state = model(x, state)
         state = detach_state(state)
         loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-        optimizer.step()
+        _update(model, optimizer, loss, clip_norm)  # the book's one optimiser step, clipping included
         losses.append(loss.item())
         if on_step is not None:
             on_step(step, losses[-1])

@@ -19,9 +19,17 @@ from nbclient import NotebookClient
 FIXED_ENV = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def run_notebook(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
-    """Execute a notebook top to bottom in a fresh kernel; return it with its new outputs."""
+def run_notebook(path: Path, timeout: int = 600, before: str = "", after: str = "") -> nbformat.NotebookNode:
+    """Execute a notebook top to bottom in a fresh kernel; return it with its new outputs.
+
+    ``before`` and ``after`` are code run in the same kernel before the first cell and after
+    the last; their cells are not in the notebook returned (``after``'s is in
+    ``nb.metadata["after_outputs"]``)."""
     nb = nbformat.read(path, as_version=4)
+    if before:
+        nb.cells.insert(0, nbformat.v4.new_code_cell(before))
+    if after:
+        nb.cells.append(nbformat.v4.new_code_cell(after))
     client = NotebookClient(
         nb,
         kernel_name="python3",
@@ -30,6 +38,10 @@ def run_notebook(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
+    if after:
+        nb.metadata["after_outputs"] = nb.cells.pop().outputs
+    if before:
+        nb.cells.pop(0)
     # keep diffs to what the code printed: no timings, no widget state with random ids
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .modelfile import ModelFileError, pack, read_payload, save_payload
+from .modelfile import ModelFileError, ModelFileMissing, pack, read_payload, save_payload
 from .training import _update
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -410,7 +410,7 @@ def load_checkpoint(path: str | Path | None = None) -> tuple[CharLM, CharVocab]:
     """
     path = Path(path) if path is not None else CHECKPOINT_PATH
     if not path.is_file():
-        raise ModelFileError(f"{path} not found: no checkpoint there (`make train` writes it)")
+        raise ModelFileMissing(f"{path} not found: no checkpoint there (`make train` writes it)")
     payload = read_payload(path, CHECKPOINT_FORMAT, "save_checkpoint")
     config, state = payload["config"], payload["state_dict"]
     try:

@@ -41,6 +41,10 @@ class ModelFileError(ValueError):
     all. The message names the file and what is wrong with it."""
 
 
+class ModelFileMissing(ModelFileError, FileNotFoundError):
+    """A model file that is not there (also a FileNotFoundError, as Python's own)."""
+
+
 # ---------------------------------------------------------------- what is checked
 
 
@@ -200,7 +204,7 @@ def read_payload(path: Path, format: str, writer: str, config: Mapping[str, Any]
     fingerprint must be that config's (a mismatch raises ``ConfigMismatch``, a
     ModelFileError); without it, the payload must embed its config, which must match it."""
     if not path.is_file():
-        raise ModelFileError(f"{path} not found: it is not a file written by {writer}")
+        raise ModelFileMissing(f"{path} not found: it is not a file written by {writer}")
     try:
         payload = torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError:

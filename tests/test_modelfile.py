@@ -155,6 +155,12 @@ def test_the_shipped_checkpoint_is_in_the_checked_format():
     assert {t.dtype for t in payload["state_dict"].values()} == {torch.float16}
 
 
+def test_a_missing_checkpoint_is_also_a_file_not_found(tmp_path):
+    # the book build writes a null in-page model when the checkpoint is not trained yet
+    with pytest.raises(FileNotFoundError, match="make train"):
+        load_checkpoint(tmp_path / "none.pt")
+
+
 def test_write_file_replaces_whole_files_only(tmp_path):
     path = write_file(tmp_path / "a" / "b.txt", b"one")
     write_file(path, lambda f: f.write(b"two"))

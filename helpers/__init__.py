@@ -1,6 +1,6 @@
 """Helpers for the book: what more than one chapter needs, kept small and readable."""
 
-from .autocomplete import Autocomplete, Completion, ModelFileError, Suggestions, seed_autocomplete
+from .autocomplete import Autocomplete, Completion, Suggestions, seed_autocomplete
 from .book import glue
 from .cells import (
     GRUWeights,
@@ -19,7 +19,9 @@ from .cells import (
     rnn_forward,
 )
 from .data import SEED_SENTENCES, next_word_pairs, next_word_tensors
+from .decoding import beam_search, check_temperature, greedy, mulberry32, sample, top_k
 from .experiments import RunResult, run_adding, run_agreement
+from .modelfile import ModelFileError
 from .models import NextWordModel, SequenceModel
 from .plotting import COLORS, use_book_style
 from .tasks import (
@@ -38,6 +40,8 @@ __all__ = [
     "Completion",
     "Suggestions",
     "accuracy",
+    "beam_search",
+    "check_temperature",
     "adding_accuracy",
     "adding_problem",
     "ADDING_TOLERANCE",
@@ -47,6 +51,7 @@ __all__ = [
     "COLORS",
     "fit",
     "glue",
+    "greedy",
     "gru_cell",
     "gru_forward",
     "gru_gates",
@@ -58,6 +63,7 @@ __all__ = [
     "lstm_gates",
     "lstm_trace",
     "LSTMWeights",
+    "mulberry32",
     "ModelFileError",
     "next_word_pairs",
     "next_word_tensors",
@@ -68,12 +74,14 @@ __all__ = [
     "run_agreement",
     "RunResult",
     "RNNWeights",
+    "sample",
     "seed_autocomplete",
     "seed_everything",
     "SequenceModel",
     "train_online",
     "SEED_SENTENCES",
     "tokenize",
+    "top_k",
     "UNK",
     "UnknownWordError",
     "use_book_style",

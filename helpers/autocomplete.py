@@ -5,40 +5,53 @@ punctuation and extra spaces never matter. Every bad input gets a clear answer:
 
 - no words in the prefix, a non-string prefix, an out-of-range ``k``, ``n_words``,
   ``temperature`` or ``seed``: refused with a ``ValueError`` or ``TypeError`` that names
-  what was wrong;
+  what was wrong (temperature follows the book's one policy, `decoding.check_temperature`:
+  0 is greedy, a positive finite number samples);
 - unknown words: mapped to ``<unk>`` and listed in the answer when the vocabulary has
   ``<unk>``; otherwise refused with an ``UnknownWordError`` that quotes them as typed;
 - a prefix longer than ``max_prefix``: only its last ``max_prefix`` words are read, and
   the dropped words are listed in the answer;
-- a model whose scores are not finite (NaN or infinite weights): refused, never shown.
+- a model whose weights are not finite (NaN or infinity): refused when it is given, loaded,
+  saved, exported and asked, with the names of the broken weights; the weights themselves
+  are checked, so the refusal does not depend on a kernel passing a NaN through.
 
 ``<unk>`` is never suggested: its probability is removed and the rest renormalised.
 
 A saved model is two files, written together or not at all: ``config.json`` (vocabulary and
 settings) and ``weights.pt`` (the state dict, a fingerprint of that config and a checksum
-of the tensors). Whatever is wrong with them, loading raises one ``ModelFileError`` that
-names the file and the problem.
+of the tensors), written by `modelfile`. Whatever is wrong with them, loading raises one
+``ModelFileError`` that names the file and the problem.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import math
 import os
-import pickle
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
+from .checks import check_int, is_int
 from .data import SEED_SENTENCES, next_word_tensors
+from .decoding import check_temperature, sample, top_k, torch_uniforms
+from .modelfile import (
+    ConfigMismatch,
+    ModelFileError,
+    as_path,
+    check_finite,
+    pack,
+    previous_path,
+    read_json,
+    read_payload,
+    replace_together,
+    write_file,
+)
 from .models import RECURRENT_LAYERS, NextWordModel
 from .training import fit, seed_everything
 from .vocab import TOKEN_PATTERN, UnknownWordError, Vocab, split_words
@@ -46,15 +59,10 @@ from .vocab import TOKEN_PATTERN, UnknownWordError, Vocab, split_words
 FORMAT = "helpers.autocomplete/1"  # written into every saved or exported file
 WEIGHTS_FILE = "weights.pt"
 CONFIG_FILE = "config.json"
-PREVIOUS_WEIGHTS_FILE = ".weights.pt.previous"  # the last save's weights, only while saving
+WRITER = "Autocomplete.save"  # named in the messages about files it did not write
 MAX_NEW_WORDS = 1000  # longest continuation one call may ask for
 MAX_SEED = 2**64 - 1  # torch.Generator takes seeds from 0 to 2**64 - 1
 SETTINGS = ("cell", "vocab_size", "hidden_size", "embedding_size", "max_prefix")
-
-
-class ModelFileError(ValueError):
-    """A saved autocomplete that cannot be loaded: missing, damaged, tampered with, or not
-    one at all. The message names the file and what is wrong with it."""
 
 
 class Prefix(NamedTuple):
@@ -141,10 +149,11 @@ class Autocomplete:
             raise ValueError(
                 f"the model scores {model.vocab_size} words but the vocabulary has {len(vocab)}"
             )
-        if max_prefix is not None and (not _is_int(max_prefix) or max_prefix < 1):
+        if max_prefix is not None and (not is_int(max_prefix) or max_prefix < 1):
             raise ValueError(f"max_prefix must be a positive integer or None, got {max_prefix!r}")
         if vocab.unk is not None and len(vocab) < 2:
             raise ValueError("the vocabulary has no word to suggest besides <unk>")
+        check_finite(model, "cannot use this model")
         self.model = model.eval()
         self.vocab = vocab
         self.max_prefix = max_prefix
@@ -196,14 +205,20 @@ class Autocomplete:
     def probabilities(self, ids: list[int]) -> Tensor:
         """Next-word probabilities after the word ids ``ids``, with ``<unk>`` removed and
         the rest renormalised: shape (vocab,)."""
+        self._check_weights()
         return self._probabilities(self.model(torch.tensor([ids], dtype=torch.long))[0])
 
+    def _check_weights(self) -> None:
+        """Refuse to answer with weights that hold NaN or infinity (naming them)."""
+        check_finite(self.model, "the model has no probabilities to give")
+
     def _probabilities(self, logits: Tensor) -> Tensor:
-        """Softmax of one row of logits, without ``<unk>``; refuses scores that are not finite."""
+        """Softmax of one row of logits, without ``<unk>``; refuses scores that are not
+        finite (finite weights so large that they overflow)."""
         if not torch.isfinite(logits).all():
             raise ValueError(
                 "the model's scores are not finite (NaN or infinity), so it has no probabilities "
-                "to give: its weights are broken (retrain it, or load a good save)"
+                "to give: its weights overflow on this prefix"
             )
         logits = logits.double()
         if self.vocab.unk is not None:
@@ -212,59 +227,38 @@ class Autocomplete:
 
     def suggest(self, prefix: str, k: int = 3) -> Suggestions:
         """The ``k`` most likely next words after ``prefix``, with probabilities, best first."""
-        if not _is_int(k):
-            raise TypeError(f"k must be an integer, got {type(k).__name__}: {k!r}")
-        if not 1 <= k <= self.n_suggestible:
-            raise ValueError(
-                f"k must be between 1 and {self.n_suggestible} (the words this model can "
-                f"suggest), got {k}"
-            )
+        check_int("k", k, 1, self.n_suggestible, why=" (the words this model can suggest)")
         read = self.read(prefix)
         probs = self.probabilities(read.ids)
-        order = torch.sort(probs, descending=True, stable=True).indices[:k]  # ties: lower id first
-        ranked = tuple((self.vocab.words[i], probs[i].item()) for i in order.tolist())
+        ranked = tuple((self.vocab.words[i], probs[i].item()) for i in top_k(probs, k))  # ties: lower id first
         return Suggestions(read.words, ranked, read.unknown, read.dropped)
 
     def continue_text(
         self,
         prefix: str,
         n_words: int,
-        temperature: float | None = None,
+        temperature: float = 0.0,
         seed: int | None = None,
     ) -> Completion:
         """Add ``n_words`` words to ``prefix``, one at a time.
 
-        ``temperature=None`` is greedy (always the most likely word). A positive
-        temperature samples from ``softmax(logits / temperature)``: below 1 sharper (as it
-        nears 0, greedy), above 1 flatter (as it grows, uniform). ``seed`` (0 to 2**64 - 1)
-        makes sampling repeatable.
+        ``temperature=0`` (the default) is greedy: always the most likely word. A positive
+        finite temperature samples from ``softmax(logits / temperature)``: below 1 sharper
+        (as it nears 0, greedy), above 1 flatter (as it grows, uniform); anything else is
+        refused (`decoding.check_temperature`). ``seed`` (0 to 2**64 - 1) makes sampling
+        repeatable: uniform numbers from torch's generator, drawn by `decoding.sample`.
 
         With ``max_prefix`` each new word is predicted from the last ``max_prefix`` words,
         as in training. Without it the recurrent state is carried forward: the prefix is
         read once, then each new word costs one step.
         """
-        if not _is_int(n_words):
-            raise TypeError(f"n_words must be an integer, got {type(n_words).__name__}: {n_words!r}")
-        if not 1 <= n_words <= MAX_NEW_WORDS:
-            raise ValueError(f"n_words must be between 1 and {MAX_NEW_WORDS}, got {n_words}")
-        if temperature is not None:
-            if isinstance(temperature, bool) or not isinstance(temperature, Real):
-                raise TypeError(
-                    f"temperature must be a number or None, got {type(temperature).__name__}"
-                )
-            if not (math.isfinite(temperature) and temperature > 0):
-                raise ValueError(
-                    f"temperature must be a positive finite number (or None for greedy), got {temperature}"
-                )
-            temperature = float(temperature)
-        if seed is not None:
-            if not _is_int(seed):
-                raise TypeError(f"seed must be an integer or None, got {type(seed).__name__}: {seed!r}")
-            if not 0 <= seed <= MAX_SEED:
-                raise ValueError(f"seed must be between 0 and 2**64 - 1, got {seed}")
+        check_int("n_words", n_words, 1, MAX_NEW_WORDS)
+        temperature = check_temperature(temperature)
+        check_int("seed", seed, 0, MAX_SEED, high_text="2**64 - 1", none_ok=True)
         read = self.read(prefix)
+        self._check_weights()
         ids = list(read.ids)
-        generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        random = torch_uniforms(seed)
         new_words: list[str] = []
         with torch.no_grad():
             if self.max_prefix is None:  # read the prefix once, then carry the state
@@ -273,8 +267,8 @@ class Autocomplete:
                 if self.max_prefix is None:
                     probs = self._probabilities(logits[0, -1])
                 else:
-                    probs = self.probabilities(ids[-self.max_prefix :])
-                next_id = _pick(probs, temperature, generator)
+                    probs = self._probabilities(self.model(torch.tensor([ids[-self.max_prefix :]]))[0])
+                next_id = sample(torch.log(probs), temperature, random)  # log 0 = -inf: never drawn
                 ids.append(next_id)
                 new_words.append(self.vocab.words[next_id])
                 if self.max_prefix is None and step < n_words - 1:
@@ -306,69 +300,39 @@ class Autocomplete:
         file carries a fingerprint of the config and a checksum of the tensors, so
         `load` refuses a config that does not belong to them.
         """
-        folder = _as_path(folder, "folder")
-        state = {name: t.detach().cpu().clone() for name, t in self.model.state_dict().items()}
-        _check_finite(state, "cannot save this model")
+        folder = as_path(folder, "folder")
         config = self.config()
-        payload = {
-            "format": FORMAT,
-            "config_sha256": _config_fingerprint(config),
-            "weights_sha256": _weights_checksum(state),
-            "state_dict": state,
-        }
-        folder.mkdir(parents=True, exist_ok=True)
-        weights, previous = folder / WEIGHTS_FILE, folder / PREVIOUS_WEIGHTS_FILE
-        temporary: list[Path] = []
-        try:
-            new_weights = _write_temporary(folder, WEIGHTS_FILE, lambda f: torch.save(payload, f), temporary)
-            text = json.dumps(config, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-            new_config = _write_temporary(folder, CONFIG_FILE, lambda f: f.write(text.encode("utf-8")), temporary)
-            previous.unlink(missing_ok=True)
-            if weights.is_file():  # kept until the new config is in place; `load` falls back on it
-                _link_or_copy(weights, previous)
-            os.replace(new_weights, weights)
-            try:
-                os.replace(new_config, folder / CONFIG_FILE)
-            except BaseException:
-                if previous.is_file():
-                    os.replace(previous, weights)
-                raise
-            _sync_folder(folder)
-        finally:
-            for path in temporary:
-                path.unlink(missing_ok=True)
-        previous.unlink(missing_ok=True)
-        return folder
+        payload = pack(FORMAT, self.model.state_dict(), config)
+        text = json.dumps(config, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+        return replace_together(
+            folder, {WEIGHTS_FILE: lambda f: torch.save(payload, f), CONFIG_FILE: text.encode("utf-8")}
+        )
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> Autocomplete:
         """Rebuild what ``save`` wrote, or raise a ``ModelFileError`` naming the file and
         what is wrong. Weights are read with ``torch.load(..., weights_only=True)``, so a
         file cannot run code while it loads."""
-        folder = _as_path(folder, "folder")
+        folder = as_path(folder, "folder")
         if not folder.is_dir():
             raise ModelFileError(f"{folder} not found: it is not a folder written by Autocomplete.save")
         for name in (CONFIG_FILE, WEIGHTS_FILE):
             if not (folder / name).is_file():
                 raise ModelFileError(f"{folder / name} not found: is {folder} a saved Autocomplete?")
         config = _read_config(folder / CONFIG_FILE)
-        fingerprint = _config_fingerprint(config)
         weights_path = folder / WEIGHTS_FILE
-        payload = _read_weights(weights_path)
-        if payload["config_sha256"] != fingerprint:
-            previous = folder / PREVIOUS_WEIGHTS_FILE  # a save that stopped between its two renames
+        try:
+            payload = read_payload(weights_path, FORMAT, WRITER, config)
+        except ConfigMismatch:
+            previous = previous_path(weights_path)  # a save that stopped between its two renames
             try:
-                earlier = _read_weights(previous) if previous.is_file() else None
+                weights_path, payload = previous, read_payload(previous, FORMAT, WRITER, config)
             except ModelFileError:
-                earlier = None
-            if earlier is not None and earlier["config_sha256"] == fingerprint:
-                weights_path, payload = previous, earlier
-            else:
                 raise ModelFileError(
-                    f"{folder / CONFIG_FILE} does not belong to {weights_path}: the weights were saved "
-                    "with another vocabulary or other settings (an edited config, or files from "
+                    f"{folder / CONFIG_FILE} does not belong to {folder / WEIGHTS_FILE}: the weights were "
+                    "saved with another vocabulary or other settings (an edited config, or files from "
                     "two different saves)"
-                )
+                ) from None
         state = payload["state_dict"]
         vocab = Vocab(config["vocab"], unk=config["unk"])
         try:
@@ -393,7 +357,7 @@ class Autocomplete:
         Weights that are not finite are refused: JSON has no NaN.
         """
         state = self.model.state_dict()
-        _check_finite(state, "cannot export this model")
+        check_finite(state, "cannot export this model")
         return {
             "format": FORMAT,
             **self.settings(),
@@ -408,17 +372,9 @@ class Autocomplete:
     def export_json(self, path: str | os.PathLike[str]) -> Path:
         """Write ``export_dict()`` into one JSON file, creating its folder if needed and
         replacing any old file only once the new one is complete; return its path."""
-        path = _as_path(path, "path")
+        path = as_path(path, "path")
         text = json.dumps(self.export_dict(), separators=(",", ":"), allow_nan=False) + "\n"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary: list[Path] = []
-        try:
-            written = _write_temporary(path.parent, path.name, lambda f: f.write(text.encode("utf-8")), temporary)
-            os.replace(written, path)
-        finally:
-            for leftover in temporary:
-                leftover.unlink(missing_ok=True)
-        return path
+        return write_file(path, text.encode("utf-8"))
 
 
 def seed_autocomplete(cell: str = "rnn", seed: int = 0) -> tuple[Autocomplete, list[float]]:
@@ -434,92 +390,9 @@ def seed_autocomplete(cell: str = "rnn", seed: int = 0) -> tuple[Autocomplete, l
     return Autocomplete(model, vocab, max_prefix=2), losses
 
 
-def _pick(probs: Tensor, temperature: float | None, generator: torch.Generator | None) -> int:
-    """The next word id: the most likely one, or a sample at ``temperature``."""
-    if temperature is None:
-        return int(probs.argmax())
-    log_probs = torch.log(probs)  # log 0 = -inf stays -inf
-    # subtract the maximum before dividing: the best word scores 0 at every temperature, so
-    # a tiny temperature cannot overflow (it becomes greedy) and a huge one gives uniform
-    weights = torch.softmax((log_probs - log_probs.max()) / temperature, dim=-1)
-    return int(torch.multinomial(weights, 1, generator=generator))
-
-
-# ---------------------------------------------------------------- files
-
-
-def _as_path(value: object, what: str) -> Path:
-    if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{what} must be a path (a string or a Path), got {type(value).__name__}: {value!r}")
-    return Path(value)
-
-
-def _check_finite(state: dict[str, Tensor], doing: str) -> None:
-    broken = [name for name, t in state.items() if t.is_floating_point() and not torch.isfinite(t).all()]
-    if broken:
-        raise ValueError(f"{doing}: its weights contain NaN or infinity ({', '.join(broken)})")
-
-
-def _config_fingerprint(config: dict[str, Any]) -> str:
-    """SHA-256 of the config's content, independent of key order and spacing."""
-    text = json.dumps(config, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _weights_checksum(state: dict[str, Any]) -> str:
-    """SHA-256 of every tensor's name, dtype, shape and bytes."""
-    digest = hashlib.sha256()
-    for name in sorted(state):
-        t = state[name].detach().cpu().contiguous()
-        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        digest.update(t.flatten().view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _write_temporary(folder: Path, name: str, write: Any, created: list[Path]) -> Path:
-    """A new temporary file in ``folder`` holding what ``write(file)`` writes, flushed to disk."""
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    created.append(Path(temporary))
-    with os.fdopen(handle, "wb") as file:
-        write(file)
-        file.flush()
-        os.fsync(file.fileno())
-    return Path(temporary)
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:  # a file system without hard links
-        target.write_bytes(source.read_bytes())
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the renames durable where the system allows it (POSIX)."""
-    try:
-        handle = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
-
-
 def _read_config(path: Path) -> dict[str, Any]:
     """The config, checked key by key; a ModelFileError says what is wrong."""
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ModelFileError(f"{path} is not a config written by Autocomplete.save: it is not UTF-8 text") from None
-    except json.JSONDecodeError as error:
-        raise ModelFileError(f"{path} is not valid JSON ({error})") from None
-    except OSError as error:
-        raise ModelFileError(f"{path} cannot be read: {error.strerror or error}") from None
-    if not isinstance(config, dict):
-        raise ModelFileError(f"{path} should hold a JSON object, got {type(config).__name__}")
+    config = read_json(path, WRITER)
     if config.get("format") != FORMAT:
         raise ModelFileError(f"{path} has format {config.get('format')!r}, expected {FORMAT!r}")
     missing = [key for key in ("vocab", "unk", *SETTINGS) if key not in config]
@@ -535,7 +408,7 @@ def _read_config(path: Path) -> dict[str, Any]:
         problems.append(f"'cell' must be one of {sorted(RECURRENT_LAYERS)}")
     for key in SETTINGS[1:]:
         value, optional = config[key], key in ("embedding_size", "max_prefix")
-        if not (optional and value is None) and not (_is_int(value) and value >= 1):
+        if not (optional and value is None) and not (is_int(value) and value >= 1):
             problems.append(f"{key!r} must be a positive integer{' or null' if optional else ''}, got {value!r}")
     if not problems:
         unk = config["unk"]
@@ -546,46 +419,6 @@ def _read_config(path: Path) -> dict[str, Any]:
     if problems:
         raise ModelFileError(f"{path} is not a valid config: {'; '.join(problems)}")
     return config
-
-
-def _read_weights(path: Path) -> dict[str, Any]:
-    """The weights file's contents, checked; a ModelFileError says what is wrong."""
-    try:
-        payload = torch.load(path, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError:
-        # torch's own message suggests weights_only=False, which would run the file's code
-        raise ModelFileError(
-            f"{path} holds objects other than tensors and plain data: refused, since loading it "
-            "could run code"
-        ) from None
-    except Exception as error:  # truncated, empty, not a zip archive, unreadable ...
-        raise ModelFileError(
-            f"{path} is not a weights file written by Autocomplete.save: torch cannot read it "
-            f"({type(error).__name__}); it may be truncated or damaged"
-        ) from None
-    if isinstance(payload, dict) and payload and all(isinstance(v, Tensor) for v in payload.values()):
-        raise ModelFileError(
-            f"{path} is a bare state dict without the fingerprint that ties it to its config "
-            "(saved by an older version of helpers?): load the model by hand and save it again"
-        )
-    keys = {"format", "config_sha256", "weights_sha256", "state_dict"}
-    if not isinstance(payload, dict) or set(payload) != keys or payload["format"] != FORMAT:
-        raise ModelFileError(f"{path} is not a weights file written by Autocomplete.save")
-    state = payload["state_dict"]
-    tensors = isinstance(state, dict) and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items())
-    if not tensors:
-        raise ModelFileError(f"{path} is not a weights file written by Autocomplete.save: no state dict")
-    if _weights_checksum(state) != payload["weights_sha256"]:
-        raise ModelFileError(f"{path} is damaged: its tensors do not match the checksum saved with them")
-    try:
-        _check_finite(state, "refused")
-    except ValueError as error:
-        raise ModelFileError(f"{path}: {error}") from None
-    return payload
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 def _quote(words: tuple[str, ...]) -> str:

@@ -9,6 +9,9 @@ state then carried forward character by character (the text is never read twice)
 - ``continue_text(text, n_chars, temperature, seed)``: a sampled (or, at temperature 0,
   greedy) continuation, repeatable for a given seed.
 
+The searches and the sampler are `decoding`'s (``beam_search``, ``sample``, ``mulberry32``),
+with the book's one temperature policy.
+
 Words are runs of ``WORD_CHARS`` (letters and the apostrophe, as in ``o'er`` or ``'tis``);
 every other character (space, newline, punctuation, the digit 3) ends a word. The
 probability of a word is the product of its characters' probabilities times the
@@ -18,7 +21,8 @@ probability that a word-ending character comes next (summed over all of them), s
 Every bad input gets an error that names the problem: a text that is not a ``str`` or is
 empty, characters outside the model's alphabet (each named, with its position, and the
 alphabet described), ``k``, ``n_chars``, ``temperature`` or ``seed`` of the wrong type or out
-of range, and a model whose outputs are not finite. The typographic apostrophe (U+2019,
+of range, and a model whose weights (checked when it is given and before every answer,
+each broken one named) or outputs are not finite. The typographic apostrophe (U+2019,
 which phone keyboards type) is read as the plain one.
 
 The in-page demo of chapter 6 runs the same searches in JavaScript on weights that
@@ -42,14 +46,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .autocomplete import _is_int
 from .charlm import CharLM, CharVocab, State, load_checkpoint
+from .checks import check_int, is_int
+from .decoding import Hypothesis, beam_search, check_temperature, mulberry32, sample
+from .modelfile import check_finite, write_file
 
 FORMAT = "helpers.char_autocomplete/1"  # written into every export
 WORD_CHARS = frozenset(string.ascii_letters + "'")  # characters that continue a word
 MAX_K = 20  # most suggestions one call may ask for
 MAX_CHARS = 2000  # longest continuation one call may ask for
-MAX_TEMPERATURE = 10.0
 TYPOGRAPHIC_APOSTROPHE = "\u2019"
 
 
@@ -124,14 +129,6 @@ class CharContinuation:
         return f"{self.text}[{self.added}]"
 
 
-@dataclass
-class _Beam:
-    logp: float  # log-probability of ``added``
-    added: str
-    phase: str  # "word": in the word being finished; "gap": between words; "next": in the next word
-    word: str  # the letters of the word that will be reported
-
-
 class CharAutocomplete:
     """Complete words, suggest next words and continue text with a trained `CharLM`.
 
@@ -150,8 +147,9 @@ class CharAutocomplete:
                 f"characters but the vocabulary has {len(vocab)}"
             )
         for name, value, top in (("beam_width", beam_width, 256), ("max_search_chars", max_search_chars, 200)):
-            if not _is_int(value) or not 1 <= value <= top:
+            if not is_int(value) or not 1 <= value <= top:
                 raise ValueError(f"{name} must be an integer between 1 and {top}, got {value!r}")
+        check_finite(model, "cannot use this model")
         self.model = model.eval()
         self.vocab = vocab
         self.beam_width = beam_width
@@ -197,20 +195,27 @@ class CharAutocomplete:
     # ------------------------------------------------------------------ the model
     def _run(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """Run (batch, time) ids from ``state``; the last position's log-probabilities in
-        float64, shape (batch, vocab), and the state after it."""
+        float64, shape (batch, vocab), and the state after it. Weights are checked by the
+        public methods before they run the model (``_check_weights``)."""
         with torch.no_grad():
             logits, state = self.model(ids, state)
         last = logits[:, -1].double()
         if not torch.isfinite(last).all():
             raise FloatingPointError(
                 "the model produced a non-finite score (nan or inf) for the next character; "
-                "its weights are broken or overflow on this text"
+                "its weights overflow on this text"
             )
         return torch.log_softmax(last, dim=-1), state
 
+    def _check_weights(self) -> None:
+        """Refuse to answer with weights that hold NaN or infinity (naming them)."""
+        check_finite(self.model, "the model cannot answer")
+
     def next_char_probabilities(self, text: str) -> Tensor:
         """Probabilities of every character following ``text``: float64, shape (vocab,)."""
-        logp, _ = self._run(self.read(text)[None])
+        ids = self.read(text)
+        self._check_weights()
+        logp, _ = self._run(ids[None])
         return logp[0].exp()
 
     def log_probability(self, text: str, continuation: str) -> float:
@@ -220,6 +225,7 @@ class CharAutocomplete:
         if continuation == "":
             return 0.0
         added = self.read(continuation)
+        self._check_weights()
         with torch.no_grad():
             logits, _ = self.model(torch.cat([context, added])[None])
         logp = torch.log_softmax(logits[0, len(context) - 1 : -1].double(), dim=-1)
@@ -265,43 +271,43 @@ class CharAutocomplete:
         beam by beam, characters in alphabet order); the search stops when ``k`` words are
         found and no live beam is more likely than the k-th, or after ``max_search_chars``.
         """
+        self._check_weights()
         logp, state = self._run(ids[None])
-        beams = [_Beam(0.0, "", phase, typed if not next_word else "")]
         found: dict[str, WordCandidate] = {}
         chars = self.vocab.chars
-        for _ in range(self.max_search_chars):
-            rows = logp.tolist()
+
+        def visit(beams: list[Hypothesis], logp: Tensor) -> None:  # words that end here
             ended = torch.logsumexp(logp[:, self._end_ids], dim=-1).tolist()
-            live: list[tuple[int, _Beam, int]] = []
             for b, beam in enumerate(beams):
-                if beam.phase != "gap" and (beam.phase == "next" or not next_word):
-                    if beam.word:  # the word ends here, whatever non-word character follows
-                        p = math.exp(beam.logp + ended[b])
-                        if beam.word not in found or found[beam.word].probability < p:
-                            found[beam.word] = WordCandidate(beam.word, beam.added, p)
-                for c, char in enumerate(chars):
-                    lp = beam.logp + rows[b][c]
-                    if lp == -math.inf:
-                        continue
-                    is_word = char in WORD_CHARS
-                    if beam.phase == "gap":
-                        new = _Beam(lp, beam.added + char, "next" if is_word else "gap", char if is_word else "")
-                    elif is_word:
-                        new = _Beam(lp, beam.added + char, beam.phase, beam.word + char)
-                    elif next_word and beam.phase == "word":  # the current word ends: a gap follows
-                        new = _Beam(lp, beam.added + char, "gap", "")
-                    else:
-                        continue  # a finished word is counted above
-                    live.append((b, new, c))
-            live.sort(key=lambda item: -item[1].logp)
-            live = live[: self.beam_width]
+                phase, word = beam.tag
+                if phase != "gap" and (phase == "next" or not next_word) and word:
+                    p = math.exp(beam.logp + ended[b])  # whatever non-word character follows
+                    if word not in found or found[word].probability < p:
+                        found[word] = WordCandidate(word, self.vocab.decode(list(beam.tokens)), p)
+
+        def extend(beam: Hypothesis, c: int, lp: float) -> Hypothesis | None:
+            phase, word = beam.tag
+            is_word = chars[c] in WORD_CHARS
+            if phase == "gap":
+                tag = ("next", chars[c]) if is_word else ("gap", "")
+            elif is_word:
+                tag = (phase, word + chars[c])
+            elif next_word and phase == "word":  # the current word ends: a gap follows
+                tag = ("gap", "")
+            else:
+                return None  # a finished word is counted by visit
+            return Hypothesis(beam.tokens + (c,), lp, tag)
+
+        def stop(live: list[Hypothesis]) -> bool:
             best = sorted(found.values(), key=lambda w: -w.probability)
-            if not live or (len(best) >= k and math.exp(live[0][1].logp) <= best[k - 1].probability):
-                break
-            parents = torch.tensor([b for b, _, _ in live])
-            state = _select(state, parents)
-            logp, state = self._run(torch.tensor([[c] for _, _, c in live]), state)
-            beams = [beam for _, beam, _ in live]
+            return len(best) >= k and math.exp(live[0].logp) <= best[k - 1].probability
+
+        def step(state: State, tokens: Tensor) -> tuple[Tensor, State]:
+            return self._run(tokens[:, None], state)
+
+        start = Hypothesis((), 0.0, (phase, typed if not next_word else ""))
+        beam_search(step, logp, state, self.beam_width, self.max_search_chars,
+                    start=start, extend=extend, visit=visit, stop=stop)
         best = sorted(found.values(), key=lambda w: -w.probability)
         return tuple(best[:k])
 
@@ -314,17 +320,12 @@ class CharAutocomplete:
         so a seed gives the same text in Python and in the page. Temperature 0 is greedy:
         always the most likely character.
         """
-        if not _is_int(n_chars):
-            raise TypeError(f"n_chars must be an integer, got {type(n_chars).__name__}: {n_chars!r}")
-        if not 1 <= n_chars <= MAX_CHARS:
-            raise ValueError(f"n_chars must be between 1 and {MAX_CHARS}, got {n_chars}")
-        _check_temperature(temperature)
-        if not _is_int(seed):
-            raise TypeError(f"seed must be an integer, got {type(seed).__name__}: {seed!r}")
-        if not 0 <= seed < 2**32:
-            raise ValueError(f"seed must be between 0 and 2**32 - 1, got {seed}")
+        check_int("n_chars", n_chars, 1, MAX_CHARS)
+        temperature = check_temperature(temperature)
+        check_int("seed", seed, 0, 2**32 - 1, high_text="2**32 - 1")
         ids = self.read(text)
         text = text.replace(TYPOGRAPHIC_APOSTROPHE, "'")
+        self._check_weights()
         logp, state = self._run(ids[None])
         random = mulberry32(seed)
         added = []
@@ -332,7 +333,7 @@ class CharAutocomplete:
             c = sample(logp[0].tolist(), temperature, random)
             added.append(c)
             logp, state = self._run(torch.tensor([[c]]), state)
-        return CharContinuation(text, self.vocab.decode(added), float(temperature), seed)
+        return CharContinuation(text, self.vocab.decode(added), temperature, seed)
 
     # ------------------------------------------------------------------ export
     def export_dict(self) -> dict[str, Any]:
@@ -344,6 +345,7 @@ class CharAutocomplete:
         bytes; names and layouts are PyTorch's (LSTM gates stacked input, forget, cell,
         output; GRU gates reset, update, new).
         """
+        check_finite(self.model, "cannot export this model")
         tensors = {}
         for name, t in self.model.state_dict().items():
             t = t.detach().float().cpu()
@@ -366,11 +368,8 @@ class CharAutocomplete:
     def write_script(self, path: str | Path, variable: str = "SHAKESPEARE_MODEL") -> Path:
         """Write ``export_dict()`` as a script that sets ``window.<variable>`` (a script, not
         JSON, so that pages opened from ``file://`` can load it); return its path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(self.export_dict(), separators=(",", ":"))
-        path.write_text(f"window.{variable} = {payload};\n", encoding="utf-8")
-        return path
+        payload = json.dumps(self.export_dict(), separators=(",", ":"), allow_nan=False)
+        return write_file(path, f"window.{variable} = {payload};\n".encode("utf-8"))
 
     @classmethod
     def from_export(cls, export: dict[str, Any]) -> CharAutocomplete:
@@ -428,38 +427,6 @@ def describe_alphabet(chars: str) -> str:
     return ", ".join(named + ([others] if others else []) + runs)
 
 
-def mulberry32(seed: int):
-    """A small 32-bit random generator (mulberry32), written to give exactly the numbers of
-    its usual JavaScript form: uniform floats in [0, 1)."""
-    a = seed & 0xFFFFFFFF
-    mask = 0xFFFFFFFF
-
-    def next_float() -> float:
-        nonlocal a
-        a = (a + 0x6D2B79F5) & mask
-        t = ((a ^ (a >> 15)) * (a | 1)) & mask
-        t = ((t + (((t ^ (t >> 7)) * (t | 61)) & mask)) & mask) ^ t
-        return ((t ^ (t >> 14)) & mask) / 4294967296
-
-    return next_float
-
-
-def sample(logp: list[float], temperature: float, random) -> int:
-    """A character id drawn from ``softmax(logp / temperature)`` with one number from
-    ``random``; temperature 0: the most likely id (the lowest on ties)."""
-    if temperature == 0:
-        return max(range(len(logp)), key=lambda i: (logp[i], -i))
-    top = max(logp)
-    weights = [math.exp((x - top) / temperature) for x in logp]
-    threshold = random() * sum(weights)
-    total = 0.0
-    for i, w in enumerate(weights):
-        total += w
-        if total > threshold:
-            return i
-    return max(i for i, w in enumerate(weights) if w > 0)  # rounding at the very end
-
-
 def _trailing_word(text: str) -> str:
     end = len(text)
     while end > 0 and text[end - 1] in WORD_CHARS:
@@ -467,27 +434,8 @@ def _trailing_word(text: str) -> str:
     return text[end:]
 
 
-def _select(state: State, rows: Tensor) -> State:
-    """The state of the beams ``rows`` (the batch is dimension 1)."""
-    if isinstance(state, tuple):
-        return tuple(s.index_select(1, rows) for s in state)
-    return state.index_select(1, rows)
-
-
 def _check_k(k: int) -> None:
-    if not _is_int(k):
-        raise TypeError(f"k must be an integer, got {type(k).__name__}: {k!r}")
-    if not 1 <= k <= MAX_K:
-        raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
-
-
-def _check_temperature(temperature: float) -> None:
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}: {temperature!r}")
-    if not (math.isfinite(temperature) and 0 <= temperature <= MAX_TEMPERATURE):
-        raise ValueError(
-            f"temperature must be a finite number between 0 (greedy) and {MAX_TEMPERATURE:g}, got {temperature}"
-        )
+    check_int("k", k, 1, MAX_K)
 
 
 def _b64(array: np.ndarray) -> str:

@@ -11,8 +11,10 @@ What is here, in reading order:
   parallel streams;
 - ``KneserNey``: the counting baseline, a character n-gram with interpolated (modified)
   Kneser-Ney smoothing, vectorised with NumPy;
-- ``save_checkpoint`` / ``load_checkpoint``: the shipped model, loaded with
-  ``torch.load(..., weights_only=True)``.
+- ``save_checkpoint`` / ``load_checkpoint``: the shipped model, one `modelfile` payload
+  (float16 weights with a checksum, settings with a fingerprint), written atomically and
+  read with ``torch.load(..., weights_only=True)``; a damaged, tampered, truncated or
+  NaN-holding file, or a foreign pickle, is refused with a ``ModelFileError``.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .modelfile import ModelFileError, ModelFileMissing, pack, read_payload, save_payload
 from .training import _update
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 CORPUS_FILE = "tinyshakespeare.txt"
 CORPUS_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 CHECKPOINT_PATH = DATA_DIR / "shakespeare_lstm.pt"
+CHECKPOINT_FORMAT = "helpers.charlm/1"
 TRAIN_FRACTION = 0.9
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -382,21 +386,13 @@ class KneserNey:
 
 
 def save_checkpoint(model: CharLM, vocab: CharVocab, path: str | Path, val_loss: float, **extra) -> Path:
-    """Write the model's weights in float16 with its settings, alphabet and measured
-    validation loss; only tensors, strings and numbers, so ``weights_only=True`` can read it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "config": model.config(),
-            "chars": vocab.chars,
-            "state_dict": {name: t.detach().to(torch.float16) for name, t in model.state_dict().items()},
-            "val_loss": float(val_loss),
-            **extra,
-        },
-        path,
-    )
-    return path
+    """Write the model's weights in float16 with its settings, alphabet, measured validation
+    loss and ``extra`` (plain values: the training settings), atomically; only tensors,
+    strings and numbers, so ``weights_only=True`` can read it. Refuses weights that are not
+    finite."""
+    state = {name: t.detach().to(torch.float16) for name, t in model.state_dict().items()}
+    config = {"model": model.config(), "chars": vocab.chars, "val_loss": float(val_loss), **extra}
+    return save_payload(path, pack(CHECKPOINT_FORMAT, state, config, embed=True))
 
 
 def half_precision_copy(model: CharLM) -> CharLM:
@@ -414,10 +410,17 @@ def load_checkpoint(path: str | Path | None = None) -> tuple[CharLM, CharVocab]:
     """
     path = Path(path) if path is not None else CHECKPOINT_PATH
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; `make train` writes it")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    model = CharLM(**saved["config"])
-    model.load_state_dict({name: t.float() for name, t in saved["state_dict"].items()})
+        raise ModelFileMissing(f"{path} not found: no checkpoint there (`make train` writes it)")
+    payload = read_payload(path, CHECKPOINT_FORMAT, "save_checkpoint")
+    config, state = payload["config"], payload["state_dict"]
+    try:
+        model = CharLM(**config["model"])
+        model.load_state_dict({name: t.float() for name, t in state.items()})
+        vocab = CharVocab(config["chars"])
+        if len(vocab) != model.vocab_size:
+            raise ValueError(f"{len(vocab)} characters for a model of {model.vocab_size}")
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise ModelFileError(f"{path} does not fit its settings: {error}") from None
     model.eval()
-    model.checkpoint_info = {k: v for k, v in saved.items() if k != "state_dict"}
-    return model, CharVocab(saved["chars"])
+    model.checkpoint_info = {"config": config["model"], **{k: v for k, v in config.items() if k != "model"}}
+    return model, vocab

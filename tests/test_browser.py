@@ -319,8 +319,10 @@ def test_shakespeare_demo_handles_bad_input(shakespeare, shakespeare_python):
                 shakespeare_python.complete(text)
     shown = shakespeare_ask(page, "O Romeo, ")
     assert "the text ends with ' ', not inside a word" in shown["note"] and len(shown["next"]) == 5
-    shown = shakespeare_ask(page, "O Rom", temperature=11)
-    assert "temperature must be a finite number between 0 (greedy) and 10" in shown["error"]
+    shown = shakespeare_ask(page, "O Rom", temperature=-1)
+    assert "temperature must be 0 (greedy) or a positive finite number, got -1" in shown["error"]
+    with pytest.raises(ValueError, match=re.escape("temperature must be 0 (greedy) or a positive finite number, got -1")):
+        shakespeare_python.continue_text("O Rom", 10, temperature=-1)
     assert len(shown["complete"]) == 5 and shown["continuation"] == ""
     shown = shakespeare_ask(page, "O Romeo\u2019")  # the typographic apostrophe reads as the plain one
     assert shown["error"] == "" and [w for w, _, _ in shown["next"]] == shakespeare_python.next_words("O Romeo'", 5).words

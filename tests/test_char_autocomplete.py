@@ -16,11 +16,11 @@ from helpers.char_autocomplete import (
     UnknownCharacterError,
     WordSuggestions,
     describe_alphabet,
-    mulberry32,
     quantise_rows,
     read_script,
 )
 from helpers.charlm import CHECKPOINT_PATH, CharLM, CharVocab, train_charlm
+from helpers.decoding import mulberry32
 
 ALPHABET = "\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # Tiny Shakespeare's 65
 TINY = (
@@ -232,13 +232,6 @@ def test_bad_k_is_refused(ac, k, error, message):
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"temperature": -0.5}, ValueError, "temperature must be a finite number between 0 \\(greedy\\) and 10"),
-        ({"temperature": math.nan}, ValueError, "got nan"),
-        ({"temperature": math.inf}, ValueError, "got inf"),
-        ({"temperature": 10.5}, ValueError, "got 10.5"),
-        ({"temperature": True}, TypeError, "temperature must be a number, got bool"),
-        ({"temperature": "0.8"}, TypeError, "got str"),
-        ({"temperature": None}, TypeError, "got NoneType"),
         ({"n_chars": 0}, ValueError, "n_chars must be between 1 and 2000"),
         ({"n_chars": 2001}, ValueError, "n_chars must be between 1 and 2000"),
         ({"n_chars": 5.0}, TypeError, "n_chars must be an integer"),
@@ -253,20 +246,12 @@ def test_bad_sampling_settings_are_refused(ac, kwargs, error, message):
         ac.continue_text("ROMEO:\n", **kwargs)
 
 
-def test_temperature_bounds_are_allowed(ac):
+def test_any_zero_or_positive_finite_temperature_is_allowed(ac):
+    # the rest is refused by the book's one temperature policy: tests/test_decoding.py
     assert len(ac.continue_text("O", 5, temperature=0).added) == 5
     assert len(ac.continue_text("O", 5, temperature=10).added) == 5
+    assert len(ac.continue_text("O", 5, temperature=1e6, seed=2).added) == 5  # no upper bound
     assert len(ac.continue_text("O", 5, temperature=1).added) == 5  # an int is a number
-
-
-def test_non_finite_model_outputs_are_refused():
-    model = tiny_model()
-    with torch.no_grad():
-        model.head.bias[5] = math.nan
-    broken = CharAutocomplete(model, CharVocab(ALPHABET))
-    for call in (lambda: broken.complete("O Rom"), lambda: broken.next_words("O"), lambda: broken.continue_text("O", 3)):
-        with pytest.raises(FloatingPointError, match="non-finite score"):
-            call()
 
 
 def test_bad_construction_is_refused():

@@ -115,7 +115,7 @@ def test_shipped_checkpoint_gives_its_recorded_loss(text):
     assert CHECKPOINT_PATH.stat().st_size < 5e6
     model, vocab = load_checkpoint()  # torch.load(..., weights_only=True) inside
     saved = torch.load(CHECKPOINT_PATH, weights_only=True)
-    assert vocab.chars == CharVocab.from_text(text).chars == saved["chars"]
+    assert vocab.chars == CharVocab.from_text(text).chars == saved["config"]["chars"]
     assert not model.training
     torch.set_num_threads(2)
     _, val = split_text(text)

@@ -2,7 +2,8 @@
 // character-level model that helpers/char_autocomplete.py exports (int8 weights with one
 // scale per row, loaded by shakespeare-model.js as window.SHAKESPEARE_MODEL). It mirrors
 // CharAutocomplete: the same cells (PyTorch's equations, gate order and weight layout), the
-// same beam searches, the same seeded sampler (mulberry32), the same messages.
+// same beam searches and the same seeded sampler (mulberry32 and sample, as in
+// helpers/decoding.py), the same messages.
 "use strict";
 
 (function () {
@@ -265,7 +266,8 @@
   const K = 5, N_CHARS = 160;
 
   function checkSettings(temperature, seed) {
-    if (!(Number.isFinite(temperature) && temperature >= 0 && temperature <= 10)) return "temperature must be a finite number between 0 (greedy) and 10";
+    // the book's one temperature policy (helpers.decoding.check_temperature): 0 is greedy
+    if (!(temperature === 0 || (Number.isFinite(temperature) && temperature > 0))) return `temperature must be 0 (greedy) or a positive finite number, got ${temperature}`;
     if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) return "seed must be a whole number between 0 and 2**32 - 1";
     return "";
   }
@@ -292,7 +294,7 @@
     <div class="sh-box"><h4>Next words</h4>
       <table id="sh-next"><thead><tr><th>#</th><th>word</th><th>probability</th></tr></thead><tbody></tbody></table></div>
     <div class="sh-wide"><h4>A sampled continuation</h4>
-      <label>temperature <input id="sh-temperature" type="number" min="0" max="10" step="0.1" value="0.8"></label>
+      <label>temperature <input id="sh-temperature" type="number" min="0" step="0.1" value="0.8"></label>
       <label>seed <input id="sh-seed" type="number" min="0" step="1" value="0"></label>
       <pre><span id="sh-typed"></span><span id="sh-continuation"></span></pre></div>`;
 

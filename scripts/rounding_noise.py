@@ -59,6 +59,7 @@ EXACT = frozenset(
     count_nonzero _local_scalar_dense bucketize searchsorted
     rand rand_like randn randn_like randint randint_like randperm bernoulli bernoulli_
     normal normal_ uniform_ exponential_ multinomial native_dropout random_
+    t_ transpose_ swapdims_ swapaxes_ squeeze_ unsqueeze_ as_strided_ detach_ resize_as_
     _foreach_copy_ _foreach_zero_ unsafe_split unsafe_split_with_sizes unsafe_chunk _unsafe_view
     """.split()
 )
@@ -117,7 +118,7 @@ class RoundingNoise(TorchDispatchMode):
 
     def __init__(self, seed: int, shared: RoundingNoise | None = None) -> None:
         super().__init__()
-        self.salt = np.uint64(seed) * MIX[1]
+        self.salt = np.uint64(seed * int(MIX[1]) % (1 << 64))
         self.thread = threading.current_thread().name
         self.plans: dict = {} if shared is None else shared.plans  # operation -> _Plan
         self.counts: Counter = Counter() if shared is None else shared.counts  # (operation, thread) -> results
@@ -129,10 +130,11 @@ class RoundingNoise(TorchDispatchMode):
     def factors(self, values: np.ndarray) -> np.ndarray:
         """1 + e*u for every element, u in [-1, 1) a hash of the element's bits, e one unit in
         the last place of 1 in its dtype. (NumPy: its small operations cost a tenth of torch's.)"""
-        h = values.view(BITS_NP[values.dtype]).astype(np.uint64) + self.salt
-        h *= MIX[0]
-        h ^= h >> np.uint64(31)
-        h *= MIX[1]
+        with np.errstate(over="ignore"):  # unsigned arithmetic wraps around, as a hash wants
+            h = np.atleast_1d(values.view(BITS_NP[values.dtype])).astype(np.uint64) + self.salt
+            h *= MIX[0]
+            h ^= h >> np.uint64(31)
+            h *= MIX[1]
         u = (h >> np.uint64(11)).astype(np.float64) * 2.0**-52 - 1.0  # the top 53 bits, in [-1, 1)
         return (1.0 + np.finfo(values.dtype).eps * u).astype(values.dtype)
 
@@ -144,8 +146,10 @@ class RoundingNoise(TorchDispatchMode):
         n = value.numel()
         if n == 0 or (n == 1 and float(value).is_integer()):
             return  # (a single whole number is a count or a step number: exact on every CPU)
+        if before is not None and before.shape != value.shape:
+            return  # an in-place change of shape, not of values
         values = value.detach().numpy()  # the same memory
-        factors = self.factors(values)
+        factors = self.factors(values).reshape(values.shape)
         if before is not None:
             factors[values == before.numpy()] = 1
         values *= factors

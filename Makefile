@@ -20,8 +20,8 @@ $(READY): requirements.txt pyproject.toml
 book: $(READY)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# Build the book, run every chapter under two other numerical back ends (as other CPUs
-# would), then every test:
+# Build the book, run every chapter under two other numerical back ends and under rounding
+# noise with two seeds (as other CPUs would), then every test:
 # unit tests, strict nbval on every chapter and the built pages in headless Chromium.
 test: book
 	$(BIN)/python scripts/check_reproducible.py

@@ -1,0 +1,575 @@
+"""Train many seeds of one experiment: one call, one result per seed.
+
+    runs = train_seeds(lambda: SequenceModel(2, 32, 1, "rnn"), Online(sample, steps=800), seeds=range(10))
+
+Every run keeps exactly what it would have alone: the weights drawn by ``build()`` right
+after ``seed_everything(seed)`` (all networks are built first, one after another, since
+seeding is global), its own stream of batches (``torch.Generator().manual_seed(seed)``, as
+``train_online`` and ``train_charlm`` use), its own optimiser state, its own gradient
+clipping (by its own gradient norm) and its own stopping rule. Three ways to get there:
+
+- ``"serial"``: one run after another, the reference;
+- ``"threads"``: the same per-run loop (PyTorch's fused ``nn.RNN``/``nn.LSTM``/``nn.GRU``),
+  one run per thread on ``workers`` cores; results are identical to ``"serial"``, bit for bit;
+- ``"stacked"``: the S networks' weights stacked along a leading seed axis and trained as
+  one batched computation (``torch.baddbmm`` over seeds, the recurrences written out here in
+  torch.nn's gate order, elementwise Adam or SGD over the stacks); equal to ``"serial"`` to
+  rounding, since batched products sum in another order.
+
+``"auto"`` picks by ``AUTO``, a table measured on the book's 2-core machine (see there).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from numbers import Integral
+
+import torch
+from torch import Tensor, nn
+
+from .models import NextWordModel, SequenceModel
+from .training import seed_everything
+
+Build = Callable[[], nn.Module]
+Sampler = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
+Data = tuple[Tensor, Tensor] | Callable[[int], tuple[Tensor, Tensor]]
+METHODS = ("auto", "stacked", "threads", "serial")
+LOSSES = ("mse", "cross_entropy")
+OPTIMIZERS = ("adam", "sgd")
+
+# What "auto" picks, by cell type and dtype: measured with scripts/benchmark.py --seeds-only
+# (10 seeds, one core for "stacked", two cores for "threads"; torch 2.13 CPU). Stacking wins
+# for RNN and GRU at every size the book trains; for the LSTM in float32, two threads of the
+# fused oneDNN kernel beat the stack, in float64 (no fused kernel) the stack wins.
+AUTO: dict[tuple[str, torch.dtype], str] = {
+    ("rnn", torch.float32): "stacked",
+    ("rnn", torch.float64): "stacked",
+    ("gru", torch.float32): "stacked",
+    ("gru", torch.float64): "stacked",
+    ("lstm", torch.float32): "threads",
+    ("lstm", torch.float64): "stacked",
+}
+SMALL_MODEL = 2_000  # parameters; below this every method is overhead and stacking wins for any cell
+
+
+# --- what to train ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Online:
+    """``train_online``'s protocol: a fresh batch ``sample(batch_size, generator)`` every step.
+
+    ``clip_norm`` rescales a run's gradient whose norm exceeds it (``math.inf``: measure the
+    norm through ``clip_grad_norm_`` and never clip). With ``target``, a run stops once its
+    last ``window`` batch accuracies (each batch scored before learning from it, so
+    classification only) average at least ``target``. A run whose loss is not finite stops
+    before that step's update (its weights stay the last finite ones).
+    ``record_updates`` keeps the size of every update, ``||theta_after - theta_before||``.
+    """
+
+    sample: Sampler
+    steps: int
+    batch_size: int = 64
+    lr: float = 0.01
+    loss: str = "mse"
+    clip_norm: float | None = None
+    optimizer: str = "adam"
+    target: float | None = None
+    window: int = 10
+    record_updates: bool = False
+
+    def __post_init__(self) -> None:
+        _check_positive(steps=self.steps, batch_size=self.batch_size, window=self.window)
+        _check_choice("loss", self.loss, LOSSES)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if self.target is not None and self.loss != "cross_entropy":
+            raise ValueError("target stops on batch accuracy, so it needs loss='cross_entropy'")
+
+
+@dataclass(frozen=True)
+class Fit:
+    """``fit``'s protocol: Adam over a fixed data set for ``epochs`` epochs.
+
+    ``data`` is ``(inputs, targets)``, shared by every seed, or ``data(seed)`` giving each seed
+    its own. ``batch_size=None`` trains on the whole set at once; otherwise each epoch visits
+    it in a random order drawn, as ``fit`` draws it, from the global random state that building
+    the network left behind (each run gets its own copy of that state).
+    """
+
+    data: Data
+    epochs: int
+    lr: float = 0.01
+    loss: str = "cross_entropy"
+    batch_size: int | None = None
+    clip_norm: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_positive(epochs=self.epochs)
+        if self.batch_size is not None:
+            _check_positive(batch_size=self.batch_size)
+        _check_choice("loss", self.loss, LOSSES)
+
+
+@dataclass(frozen=True)
+class CharText:
+    """``charlm.train_charlm``'s protocol (truncated BPTT on one text); its arguments."""
+
+    train_ids: Tensor
+    steps: int
+    batch_size: int = 32
+    seq_len: int = 128
+    lr: float = 3e-3
+    final_lr: float | None = None
+    clip_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_positive(steps=self.steps, batch_size=self.batch_size, seq_len=self.seq_len)
+
+
+Task = Online | Fit | CharText
+
+
+@dataclass
+class SeedRun:
+    """One seed's trained network and what happened at every step."""
+
+    seed: int
+    model: nn.Module
+    losses: list[float] = field(default_factory=list)  # every step (Fit: every epoch's mean)
+    grad_norms: list[float] = field(default_factory=list)  # Online: before clipping
+    updates: list[float] = field(default_factory=list)  # Online with record_updates
+    batch_accuracy: list[float] = field(default_factory=list)  # Online, cross_entropy
+    reached: int | None = None  # Online with target: the step it was reached
+
+
+# --- the API -------------------------------------------------------------------------------
+
+
+def train_seeds(build: Build, task: Task, seeds: Iterable[int], method: str = "auto", workers: int = 2) -> list[SeedRun]:
+    """Train ``build()``'s network once per seed on ``task``; one ``SeedRun`` per seed, in order."""
+    return train_experiments({None: (build, task, seeds)}, method, workers)[None]
+
+
+def train_experiments(
+    experiments: Mapping[Hashable, tuple[Build, Task, Iterable[int]]], method: str = "auto", workers: int = 2
+) -> dict[Hashable, list[SeedRun]]:
+    """Several experiments ``{name: (build, task, seeds)}`` sharing the cores; ``{name: runs}``.
+
+    Every network is built first, in order; then the work (a stack of seeds, or one run) is
+    spread over ``workers`` threads.
+    """
+    _check_choice("method", method, METHODS)
+    _check_positive(workers=workers)
+    if not isinstance(experiments, Mapping) or not experiments:
+        raise ValueError("experiments must be a non-empty mapping {name: (build, task, seeds)}")
+    jobs: list[Callable[[], list[SeedRun]]] = []
+    slots: list[tuple[Hashable, list[int]]] = []  # which experiment and seeds each job fills
+    for name, spec in experiments.items():
+        if not (isinstance(spec, tuple) and len(spec) == 3):
+            raise TypeError(f"experiment {name!r}: expected (build, task, seeds), got {spec!r}")
+        build, task, seeds = spec
+        seeds = _check_seeds(seeds, name)
+        if not callable(build):
+            raise TypeError(f"experiment {name!r}: build must be a function returning a network, got {build!r}")
+        if not isinstance(task, (Online, Fit, CharText)):
+            raise TypeError(f"experiment {name!r}: task must be Online, Fit or CharText, got {type(task).__name__}")
+        models, rng_states = [], []
+        for seed in seeds:  # one after another: seeding is global
+            seed_everything(seed)
+            models.append(build())
+            rng_states.append(torch.get_rng_state())  # where fit's shuffling would go on from
+        chosen = _choose(method, models, task, name)
+        if chosen == "stacked":
+            chunks = _split(range(len(seeds)), min(workers, len(seeds)))
+            for chunk in chunks:
+                jobs.append(lambda c=chunk: _train_stacked([models[i] for i in c], task, [seeds[i] for i in c],
+                                                           [rng_states[i] for i in c]))  # fmt: skip
+                slots.append((name, [seeds[i] for i in chunk]))
+        else:
+            for model, seed, state in zip(models, seeds, rng_states):
+                jobs.append(lambda m=model, s=seed, r=state: [_train_one(m, task, s, r)])
+                slots.append((name, [seed]))
+    if method == "serial" or workers == 1 or len(jobs) == 1:
+        done = [job() for job in jobs]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            done = [future.result() for future in [pool.submit(job) for job in jobs]]
+    results: dict[Hashable, dict[int, SeedRun]] = {name: {} for name in experiments}
+    for (name, _), runs in zip(slots, done):
+        results[name].update({run.seed: run for run in runs})
+    return {name: [results[name][seed] for seed in _check_seeds(spec[2], name)] for name, spec in experiments.items()}
+
+
+# --- checks --------------------------------------------------------------------------------
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+            raise ValueError(f"{name} must be an integer of at least 1, got {value!r}")
+
+
+def _check_choice(name: str, value: object, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def _check_seeds(seeds: Iterable[int], name: Hashable = None) -> list[int]:
+    where = "" if name is None else f"experiment {name!r}: "
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise TypeError(f"{where}seeds must be a list of integers, got {seeds!r}")
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError(f"{where}no seeds given")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, Integral):
+            raise TypeError(f"{where}every seed must be an integer, got {type(seed).__name__}: {seed!r}")
+    repeated = sorted({int(s) for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ValueError(f"{where}seeds must differ; repeated: {repeated}")
+    return [int(s) for s in seeds]
+
+
+def _split(items: range, parts: int) -> list[list[int]]:
+    size = math.ceil(len(items) / parts)
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def _stackable(model: nn.Module) -> str | None:
+    """Why ``model`` cannot be stacked, or None if it can."""
+    if type(model) not in (SequenceModel, NextWordModel):
+        return f"{type(model).__name__} (stacked supports SequenceModel and NextWordModel)"
+    rnn = model.rnn
+    if rnn.num_layers != 1 or rnn.bidirectional or not rnn.bias or not rnn.batch_first or rnn.proj_size:
+        return "a recurrent layer other than one unidirectional layer with biases"
+    if isinstance(rnn, nn.RNN) and rnn.nonlinearity != "tanh":
+        return "nn.RNN with ReLU"
+    return None
+
+
+def _signature(model: nn.Module) -> list[tuple[str, tuple[int, ...], torch.dtype]]:
+    return [(n, tuple(p.shape), p.dtype) for n, p in model.named_parameters()]
+
+
+def _choose(method: str, models: list[nn.Module], task: Task, name: Hashable) -> str:
+    first = _signature(models[0])
+    for model in models[1:]:
+        if type(model) is not type(models[0]) or _signature(model) != first:
+            raise ValueError(f"experiment {name!r}: build() gave networks of different shapes or dtypes "
+                             f"({type(models[0]).__name__} {first} vs {type(model).__name__} {_signature(model)})")
+    if isinstance(task, CharText) and getattr(models[0], "dropout", 0.0) and method != "serial":
+        raise ValueError(f"experiment {name!r}: dropout draws from the global random state, so only "
+                         "method='serial' keeps each run as it is alone")
+    why_not = "CharLM (stacked supports SequenceModel and NextWordModel)" if isinstance(task, CharText) else _stackable(models[0])
+    if method == "stacked" and why_not:
+        raise ValueError(f"experiment {name!r}: cannot stack {why_not}; use method='threads'")
+    if method != "auto":
+        return method
+    if why_not:
+        return "threads"
+    if sum(p.numel() for p in models[0].parameters()) < SMALL_MODEL:
+        return "stacked"
+    cell = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}[type(models[0].rnn)]
+    return AUTO.get((cell, next(models[0].parameters()).dtype), "threads")
+
+
+# --- one run: the reference loop ---------------------------------------------------------------
+
+
+def _loss_fn(name: str) -> Callable[[Tensor, Tensor], Tensor]:
+    return nn.functional.mse_loss if name == "mse" else nn.functional.cross_entropy
+
+
+def _train_one(model: nn.Module, task: Task, seed: int, rng_state: Tensor) -> SeedRun:
+    run = SeedRun(seed, model)
+    if isinstance(task, CharText):
+        from .charlm import train_charlm
+
+        run.losses = train_charlm(model, task.train_ids, task.steps, task.batch_size, task.seq_len, task.lr,
+                                  task.final_lr, task.clip_norm, seed)  # fmt: skip
+        return run
+    loss_fn = _loss_fn(task.loss)
+    params = list(model.parameters())
+    model.train()
+    if isinstance(task, Fit):  # helpers.fit's loop, its shuffling from its own copy of the global state
+        inputs, targets = task.data(seed) if callable(task.data) else task.data
+        generator = torch.Generator()
+        generator.set_state(rng_state)
+        optimizer = torch.optim.Adam(params, lr=task.lr)
+        for _ in range(task.epochs):
+            if task.batch_size is None:
+                batches = [(inputs, targets)]
+            else:
+                order = torch.randperm(len(inputs), generator=generator).split(task.batch_size)
+                batches = [(inputs[idx], targets[idx]) for idx in order]
+            total = 0.0
+            for batch_inputs, batch_targets in batches:
+                loss = loss_fn(model(batch_inputs), batch_targets)
+                optimizer.zero_grad()
+                loss.backward()
+                if task.clip_norm is not None:
+                    nn.utils.clip_grad_norm_(params, task.clip_norm)
+                optimizer.step()
+                total += loss.item() * len(batch_targets)
+            run.losses.append(total / len(inputs))
+        model.eval()
+        return run
+    generator = torch.Generator().manual_seed(seed)  # train_online's stream of batches
+    optimizer = (torch.optim.Adam if task.optimizer == "adam" else torch.optim.SGD)(params, lr=task.lr)
+    for step in range(1, task.steps + 1):
+        inputs, targets = task.sample(task.batch_size, generator)
+        output = model(inputs)
+        loss = loss_fn(output, targets)
+        if not torch.isfinite(loss):
+            break
+        if task.loss == "cross_entropy":
+            run.batch_accuracy.append((output.argmax(-1) == targets).float().mean().item())
+        optimizer.zero_grad()
+        loss.backward()
+        if task.clip_norm is None:
+            norm = nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+        else:
+            norm = nn.utils.clip_grad_norm_(params, task.clip_norm)  # the norm before clipping
+        before = torch.cat([p.detach().flatten() for p in params]) if task.record_updates else None
+        optimizer.step()
+        run.losses.append(loss.item())
+        run.grad_norms.append(norm.item())
+        if before is not None:
+            run.updates.append((torch.cat([p.detach().flatten() for p in params]) - before).norm().item())
+        if task.target is not None and step >= task.window and statistics.mean(run.batch_accuracy[-task.window :]) >= task.target:
+            run.reached = step
+            break
+    model.eval()
+    return run
+
+
+# --- many runs as one: the stack -----------------------------------------------------------------
+
+
+class _Stack:
+    """S networks of one shape as stacked leaf tensors, seed axis first, with their optimiser.
+
+    The LSTM's gate rows are kept internally as (i, f, o, g) instead of torch's (i, f, g, o), so
+    one sigmoid covers three gates; Adam and SGD are elementwise, so the order changes nothing.
+    """
+
+    def __init__(self, models: list[nn.Module], optimizer: str, lr: float) -> None:
+        self.models = models
+        first = models[0]
+        self.cell = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}[type(first.rnn)]
+        self.one_hot = isinstance(first, NextWordModel) and first.embed is None
+        self.names = [n for n, _ in first.named_parameters()]
+        hidden = first.rnn.hidden_size
+        self.perm = None
+        if self.cell == "lstm":  # (i, f, g, o) -> (i, f, o, g); swapping two blocks is its own inverse
+            self.perm = torch.cat([torch.arange(2 * hidden), torch.arange(3 * hidden, 4 * hidden),
+                                   torch.arange(2 * hidden, 3 * hidden)])  # fmt: skip
+        self.params = {}
+        for name in self.names:
+            stacked = torch.stack([m.get_parameter(name).detach() for m in models])
+            self.params[name] = self._order(name, stacked).clone().requires_grad_()
+        self.optimizer, self.lr, self.steps = optimizer, lr, 0
+        self.state = {n: (torch.zeros_like(p), torch.zeros_like(p)) for n, p in self.params.items()} if optimizer == "adam" else {}
+
+    def _order(self, name: str, tensor: Tensor) -> Tensor:
+        if self.perm is not None and name.startswith("rnn."):
+            return tensor[:, self.perm]
+        return tensor
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (S, batch, time, input) floats, or (S, batch, time) word ids -> (S, batch[, out])."""
+        p = self.params
+        w_ih, w_hh, b_ih, b_hh = (p[f"rnn.{k}_l0"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        S, B, T = x.shape[:3]
+        H = w_hh.shape[-1]
+        bias = b_ih if self.cell == "gru" else b_ih + b_hh  # GRU: b_hn must stay inside the reset product
+        if self.one_hot:  # a one-hot input selects a column of W_ih
+            xp = w_ih.transpose(1, 2)[torch.arange(S).view(S, 1, 1), x.transpose(1, 2)] + bias[:, None, None]
+        else:
+            if x.dtype == torch.long:  # NextWordModel with an embedding
+                x = p["embed.weight"][torch.arange(S).view(S, 1, 1), x]
+            xt = x.transpose(1, 2).reshape(S, T * B, x.shape[-1])  # time-major inside each seed
+            xp = torch.baddbmm(bias[:, None], xt, w_ih.transpose(1, 2)).view(S, T, B, -1)
+        w_hh_t = w_hh.transpose(1, 2)  # (S, H, gates * H)
+        h = x.new_zeros(S, B, H, dtype=w_hh.dtype)
+        if self.cell == "rnn":
+            for t in range(T):
+                h = torch.tanh(torch.baddbmm(xp[:, t], h, w_hh_t))
+        elif self.cell == "lstm":
+            c = torch.zeros_like(h)
+            for t in range(T):
+                gates = torch.baddbmm(xp[:, t], h, w_hh_t)
+                ifo = torch.sigmoid(gates[..., : 3 * H])
+                g = torch.tanh(gates[..., 3 * H :])
+                c = torch.addcmul(ifo[..., H : 2 * H] * c, ifo[..., :H], g)
+                h = ifo[..., 2 * H :] * torch.tanh(c)
+        else:
+            b_hh = b_hh[:, None]
+            for t in range(T):
+                gh = torch.baddbmm(b_hh, h, w_hh_t)
+                x_t = xp[:, t]
+                rz = torch.sigmoid(x_t[..., : 2 * H] + gh[..., : 2 * H])
+                n = torch.tanh(torch.addcmul(x_t[..., 2 * H :], rz[..., :H], gh[..., 2 * H :]))
+                h = torch.addcmul(n, rz[..., H:], h - n)  # (1 - z) n + z h
+        out = torch.baddbmm(p["head.bias"][:, None], h, p["head.weight"].transpose(1, 2))  # (S, B, out)
+        return out.squeeze(-1) if isinstance(self.models[0], SequenceModel) and out.shape[-1] == 1 else out
+
+    def grads(self) -> list[Tensor]:
+        return [p.grad for p in self.params.values()]
+
+    def grad_norms(self) -> Tensor:
+        """Each seed's gradient norm over its own slices, as clip_grad_norm_ computes it: (S,)."""
+        per_param = torch.stack([g.flatten(1).norm(dim=1) for g in self.grads()])  # (params, S)
+        return torch.linalg.vector_norm(per_param, dim=0)
+
+    @torch.no_grad()
+    def clip(self, norms: Tensor, clip_norm: float) -> None:
+        coef = torch.clamp(clip_norm / (norms + 1e-6), max=1.0)
+        for g in self.grads():
+            g.mul_(coef.view(-1, *[1] * (g.dim() - 1)))
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """torch.optim.Adam's (single-tensor) or SGD's update, elementwise over the stacks."""
+        self.steps += 1
+        beta1, beta2, eps = 0.9, 0.999, 1e-8
+        for name, param in self.params.items():
+            grad = param.grad
+            if self.optimizer == "sgd":
+                param.add_(grad, alpha=-self.lr)
+                continue
+            exp_avg, exp_avg_sq = self.state[name]
+            exp_avg.lerp_(grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            step = float(self.steps)
+            step_size = self.lr / (1 - beta1**step)
+            denom = (exp_avg_sq.sqrt() / (1 - beta2**step) ** 0.5).add_(eps)
+            param.addcdiv_(exp_avg, denom, value=-step_size)
+
+    def flat(self) -> Tensor:
+        return torch.cat([p.detach().flatten(1) for p in self.params.values()], dim=1)  # (S, n_weights)
+
+    @torch.no_grad()
+    def keep(self, rows: list[int]) -> None:
+        """Write the other seeds' weights back into their networks and drop them from the stack."""
+        index = torch.tensor(rows, dtype=torch.long)
+        self.write_back([i for i in range(len(self.models)) if i not in rows])
+        self.models = [self.models[i] for i in rows]
+        for name, param in self.params.items():
+            self.params[name] = param.detach()[index].requires_grad_()
+            if param.grad is not None:
+                self.params[name].grad = param.grad[index]
+        self.state = {n: (m[index], v[index]) for n, (m, v) in self.state.items()}
+
+    @torch.no_grad()
+    def write_back(self, rows: list[int] | None = None) -> None:
+        for i in range(len(self.models)) if rows is None else rows:
+            for name in self.names:
+                self.models[i].get_parameter(name).copy_(self._order(name, self.params[name].detach()[i : i + 1])[0])
+
+
+def _stacked_loss(name: str, output: Tensor, targets: Tensor) -> Tensor:
+    """Each seed's mean loss over its own batch: (S,)."""
+    if name == "mse":
+        return nn.functional.mse_loss(output, targets, reduction="none").flatten(1).mean(dim=1)
+    S, B = targets.shape[:2]
+    return nn.functional.cross_entropy(output.reshape(S * B, -1), targets.reshape(S * B), reduction="none").view(S, B).mean(dim=1)
+
+
+def _train_stacked(models: list[nn.Module], task: Task, seeds: list[int], rng_states: list[Tensor]) -> list[SeedRun]:
+    runs = [SeedRun(seed, model) for seed, model in zip(seeds, models)]
+    if isinstance(task, Fit):
+        return _fit_stacked(models, task, runs, rng_states)
+    stack = _Stack(models, task.optimizer, task.lr)
+    active = list(range(len(runs)))  # which run each row of the stack is
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+    for step in range(1, task.steps + 1):
+        batches = [task.sample(task.batch_size, generators[i]) for i in active]
+        inputs = torch.stack([x for x, _ in batches])
+        targets = torch.stack([y for _, y in batches])
+        output = stack.forward(inputs)
+        losses = _stacked_loss(task.loss, output, targets)
+        finite = torch.isfinite(losses).tolist()
+        rows = [r for r, ok in enumerate(finite) if ok]  # a run with a non-finite loss stops before its update
+        for p in stack.params.values():
+            p.grad = None
+        if rows:
+            (losses.sum() if len(rows) == len(active) else losses[rows].sum()).backward()
+        if len(rows) < len(active):
+            stack.keep(rows)
+            active = [active[r] for r in rows]
+            if not active:
+                break
+            output, losses, targets = output[rows], losses[rows], targets[rows]
+        if task.loss == "cross_entropy":
+            scores = (output.argmax(-1) == targets).float().mean(dim=1).tolist()
+            for i, score in zip(active, scores):
+                runs[i].batch_accuracy.append(score)
+        norms = stack.grad_norms()
+        if task.clip_norm is not None:
+            stack.clip(norms, task.clip_norm)
+        before = stack.flat() if task.record_updates else None
+        stack.step()
+        sizes = (stack.flat() - before).norm(dim=1).tolist() if before is not None else None
+        for r, (i, loss, norm) in enumerate(zip(active, losses.tolist(), norms.tolist())):
+            runs[i].losses.append(loss)
+            runs[i].grad_norms.append(norm)
+            if sizes is not None:
+                runs[i].updates.append(sizes[r])
+        if task.target is not None and step >= task.window:
+            done = [r for r, i in enumerate(active)
+                    if statistics.mean(runs[i].batch_accuracy[-task.window :]) >= task.target]  # fmt: skip
+            for r in done:
+                runs[active[r]].reached = step
+            if done:
+                rows = [r for r in range(len(active)) if r not in done]
+                stack.keep(rows)
+                active = [active[r] for r in rows]
+                if not active:
+                    break
+    stack.write_back()
+    for run in runs:
+        run.model.eval()
+    return runs
+
+
+def _fit_stacked(models: list[nn.Module], task: Fit, runs: list[SeedRun], rng_states: list[Tensor]) -> list[SeedRun]:
+    stack = _Stack(models, "adam", task.lr)
+    data = [task.data(run.seed) if callable(task.data) else task.data for run in runs]
+    sizes = {len(x) for x, _ in data}
+    if len(sizes) != 1 or any(len(x) != len(y) for x, y in data):
+        raise ValueError(f"every seed's data must have as many inputs as targets, and the same number: got {sizes}")
+    n = sizes.pop()
+    generators = []
+    for state in rng_states:
+        generators.append(torch.Generator())
+        generators[-1].set_state(state)
+    if task.batch_size is None:
+        whole = (torch.stack([x for x, _ in data]), torch.stack([y for _, y in data]))
+    for _ in range(task.epochs):
+        if task.batch_size is None:
+            batches = [whole]
+        else:
+            orders = [torch.randperm(n, generator=g).split(task.batch_size) for g in generators]
+            batches = [(torch.stack([x[idx[k]] for (x, _), idx in zip(data, orders)]),
+                        torch.stack([y[idx[k]] for (_, y), idx in zip(data, orders)])) for k in range(len(orders[0]))]  # fmt: skip
+        totals = [0.0] * len(runs)
+        for inputs, targets in batches:
+            losses = _stacked_loss(task.loss, stack.forward(inputs), targets)
+            for p in stack.params.values():
+                p.grad = None
+            losses.sum().backward()
+            if task.clip_norm is not None:
+                stack.clip(stack.grad_norms(), task.clip_norm)
+            stack.step()
+            totals = [total + loss * targets.shape[1] for total, loss in zip(totals, losses.tolist())]
+        for run, total in zip(runs, totals):
+            run.losses.append(total / n)
+    stack.write_back()
+    for run in runs:
+        run.model.eval()
+    return runs

@@ -19,9 +19,10 @@ from .cells import (
     rnn_forward,
 )
 from .data import SEED_SENTENCES, next_word_pairs, next_word_tensors
-from .experiments import RunResult, run_adding, run_agreement
+from .experiments import RunResult, run_adding, run_adding_seeds, run_agreement, run_agreement_seeds
 from .models import NextWordModel, SequenceModel
 from .plotting import COLORS, use_book_style
+from .seeds import CharText, Fit, Online, SeedRun, train_experiments, train_seeds
 from .tasks import (
     ADDING_TOLERANCE,
     AGREEMENT_VOCAB,
@@ -38,6 +39,14 @@ __all__ = [
     "Completion",
     "Suggestions",
     "accuracy",
+    "CharText",
+    "Fit",
+    "Online",
+    "SeedRun",
+    "train_experiments",
+    "train_seeds",
+    "run_adding_seeds",
+    "run_agreement_seeds",
     "adding_accuracy",
     "adding_problem",
     "ADDING_TOLERANCE",

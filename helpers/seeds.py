@@ -396,25 +396,25 @@ class _Stack:
             xp = torch.baddbmm(bias[:, None], xt, w_ih.transpose(1, 2)).view(S, T, B, -1)
         w_hh_t = w_hh.transpose(1, 2)  # (S, H, gates * H)
         h = x.new_zeros(S, B, H, dtype=w_hh.dtype)
+        steps = xp.unbind(1)  # one view per time step; its backward is one stack, not T zero-filled copies
         if self.cell == "rnn":
-            for t in range(T):
-                h = torch.tanh(torch.baddbmm(xp[:, t], h, w_hh_t))
+            for x_t in steps:
+                h = torch.tanh(torch.baddbmm(x_t, h, w_hh_t))
         elif self.cell == "lstm":
             c = torch.zeros_like(h)
-            for t in range(T):
-                gates = torch.baddbmm(xp[:, t], h, w_hh_t)
-                ifo = torch.sigmoid(gates[..., : 3 * H])
-                g = torch.tanh(gates[..., 3 * H :])
-                c = torch.addcmul(ifo[..., H : 2 * H] * c, ifo[..., :H], g)
-                h = ifo[..., 2 * H :] * torch.tanh(c)
+            for x_t in steps:
+                ifo, g = torch.baddbmm(x_t, h, w_hh_t).split([3 * H, H], dim=-1)
+                i, f, o = torch.sigmoid(ifo).chunk(3, dim=-1)
+                c = torch.addcmul(f * c, i, torch.tanh(g))
+                h = o * torch.tanh(c)
         else:
             b_hh = b_hh[:, None]
-            for t in range(T):
-                gh = torch.baddbmm(b_hh, h, w_hh_t)
-                x_t = xp[:, t]
-                rz = torch.sigmoid(x_t[..., : 2 * H] + gh[..., : 2 * H])
-                n = torch.tanh(torch.addcmul(x_t[..., 2 * H :], rz[..., :H], gh[..., 2 * H :]))
-                h = torch.addcmul(n, rz[..., H:], h - n)  # (1 - z) n + z h
+            for x_t in steps:
+                h_rz, h_n = torch.baddbmm(b_hh, h, w_hh_t).split([2 * H, H], dim=-1)
+                x_rz, x_n = x_t.split([2 * H, H], dim=-1)
+                r, z = torch.sigmoid(x_rz + h_rz).chunk(2, dim=-1)
+                n = torch.tanh(torch.addcmul(x_n, r, h_n))
+                h = torch.addcmul(n, z, h - n)  # (1 - z) n + z h
         out = torch.baddbmm(p["head.bias"][:, None], h, p["head.weight"].transpose(1, 2))  # (S, B, out)
         return out.squeeze(-1) if isinstance(self.models[0], SequenceModel) and out.shape[-1] == 1 else out
 

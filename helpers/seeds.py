@@ -26,6 +26,7 @@ import statistics
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from numbers import Integral
 
 import torch
@@ -170,13 +171,14 @@ def train_experiments(
     slots: list[tuple[Hashable, list[int]]] = []  # which experiment and seeds each job fills
     for name, spec in experiments.items():
         if not (isinstance(spec, tuple) and len(spec) == 3):
-            raise TypeError(f"experiment {name!r}: expected (build, task, seeds), got {spec!r}")
+            raise TypeError(f"{_where(name)}expected (build, task, seeds), got {spec!r}")
         build, task, seeds = spec
         seeds = _check_seeds(seeds, name)
-        if not callable(build):
-            raise TypeError(f"experiment {name!r}: build must be a function returning a network, got {build!r}")
+        if isinstance(build, nn.Module) or not callable(build):
+            raise TypeError(f"{_where(name)}build must be a function returning a network "
+                            f"(such as lambda: SequenceModel(...)), got {type(build).__name__}")
         if not isinstance(task, (Online, Fit, CharText)):
-            raise TypeError(f"experiment {name!r}: task must be Online, Fit or CharText, got {type(task).__name__}")
+            raise TypeError(f"{_where(name)}task must be Online, Fit or CharText, got {type(task).__name__}")
         models, rng_states = [], []
         for seed in seeds:  # one after another: seeding is global
             seed_everything(seed)
@@ -184,14 +186,13 @@ def train_experiments(
             rng_states.append(torch.get_rng_state())  # where fit's shuffling would go on from
         chosen = _choose(method, models, task, name)
         if chosen == "stacked":
-            chunks = _split(range(len(seeds)), min(workers, len(seeds)))
-            for chunk in chunks:
-                jobs.append(lambda c=chunk: _train_stacked([models[i] for i in c], task, [seeds[i] for i in c],
-                                                           [rng_states[i] for i in c]))  # fmt: skip
-                slots.append((name, [seeds[i] for i in chunk]))
+            for chunk in _split(range(len(seeds)), min(workers, len(seeds))):
+                pick = lambda items, c=chunk: [items[i] for i in c]  # noqa: E731
+                jobs.append(partial(_train_stacked, pick(models), task, pick(seeds), pick(rng_states)))
+                slots.append((name, pick(seeds)))
         else:
             for model, seed, state in zip(models, seeds, rng_states):
-                jobs.append(lambda m=model, s=seed, r=state: [_train_one(m, task, s, r)])
+                jobs.append(partial(_train_alone, model, task, seed, state))
                 slots.append((name, [seed]))
     if method == "serial" or workers == 1 or len(jobs) == 1:
         done = [job() for job in jobs]
@@ -218,8 +219,12 @@ def _check_choice(name: str, value: object, choices: Sequence[str]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
+def _where(name: Hashable) -> str:
+    return "" if name is None else f"experiment {name!r}: "
+
+
 def _check_seeds(seeds: Iterable[int], name: Hashable = None) -> list[int]:
-    where = "" if name is None else f"experiment {name!r}: "
+    where = _where(name)
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
         raise TypeError(f"{where}seeds must be a list of integers, got {seeds!r}")
     seeds = list(seeds)
@@ -259,14 +264,14 @@ def _choose(method: str, models: list[nn.Module], task: Task, name: Hashable) ->
     first = _signature(models[0])
     for model in models[1:]:
         if type(model) is not type(models[0]) or _signature(model) != first:
-            raise ValueError(f"experiment {name!r}: build() gave networks of different shapes or dtypes "
+            raise ValueError(f"{_where(name)}build() gave networks of different shapes or dtypes "
                              f"({type(models[0]).__name__} {first} vs {type(model).__name__} {_signature(model)})")
     if isinstance(task, CharText) and getattr(models[0], "dropout", 0.0) and method != "serial":
-        raise ValueError(f"experiment {name!r}: dropout draws from the global random state, so only "
+        raise ValueError(f"{_where(name)}dropout draws from the global random state, so only "
                          "method='serial' keeps each run as it is alone")
     why_not = "CharLM (stacked supports SequenceModel and NextWordModel)" if isinstance(task, CharText) else _stackable(models[0])
     if method == "stacked" and why_not:
-        raise ValueError(f"experiment {name!r}: cannot stack {why_not}; use method='threads'")
+        raise ValueError(f"{_where(name)}cannot stack {why_not}; use method='threads'")
     if method != "auto":
         return method
     if why_not:
@@ -282,6 +287,10 @@ def _choose(method: str, models: list[nn.Module], task: Task, name: Hashable) ->
 
 def _loss_fn(name: str) -> Callable[[Tensor, Tensor], Tensor]:
     return nn.functional.mse_loss if name == "mse" else nn.functional.cross_entropy
+
+
+def _train_alone(model: nn.Module, task: Task, seed: int, rng_state: Tensor) -> list[SeedRun]:
+    return [_train_one(model, task, seed, rng_state)]
 
 
 def _train_one(model: nn.Module, task: Task, seed: int, rng_state: Tensor) -> SeedRun:

@@ -21,7 +21,6 @@ clipping (by its own gradient norm) and its own stopping rule. Three ways to get
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,10 +41,22 @@ METHODS = ("auto", "stacked", "threads", "serial")
 LOSSES = ("mse", "cross_entropy")
 OPTIMIZERS = ("adam", "sgd")
 
-# What "auto" picks, by cell type and dtype: measured with scripts/benchmark.py --seeds-only
-# (10 seeds, one core for "stacked", two cores for "threads"; torch 2.13 CPU). Stacking wins
-# for RNN and GRU at every size the book trains; for the LSTM in float32, two threads of the
-# fused oneDNN kernel beat the stack, in float64 (no fused kernel) the stack wins.
+# What "auto" picks, by cell type and dtype, from one training step of 10 seeds, one after
+# another against stacked on one core (scripts/benchmark.py; CPU seconds, torch 2.13 on the
+# book's 2-core machine, milliseconds per step for all 10 seeds):
+#
+#   task, size                      cell  float32 serial/stacked   float64 serial/stacked
+#   adding T=100, 32 units, B=64    rnn     66 / 29  (2.3x)         113 / 67  (1.7x)
+#                                   lstm    75 / 140 (0.5x)         340 / 264 (1.3x)
+#                                   gru    194 / 106 (1.8x)         276 / 280 (1.0x)
+#   agreement T=21, 32 units, B=32  rnn     30 / 7.4 (4.0x)          28 / 8.3 (3.4x)
+#                                   lstm    30 / 16  (1.9x)          75 / 31  (2.4x)
+#                                   gru     51 / 14  (3.7x)          72 / 25  (2.9x)
+#   six sentences, 5 units, B=6     all     6-11 / 0.6-1.7 (6-12x, every cell and dtype)
+#
+# Threads of the fused kernels reach at most 2x on two cores, so a stack that is more than
+# about as fast as one after another on one core wins. The fused float32 LSTM (oneDNN) is
+# the exception at the book's largest size, so the float32 LSTM trains in threads.
 AUTO: dict[tuple[str, torch.dtype], str] = {
     ("rnn", torch.float32): "stacked",
     ("rnn", torch.float64): "stacked",
@@ -54,7 +65,7 @@ AUTO: dict[tuple[str, torch.dtype], str] = {
     ("lstm", torch.float32): "threads",
     ("lstm", torch.float64): "stacked",
 }
-SMALL_MODEL = 2_000  # parameters; below this every method is overhead and stacking wins for any cell
+SMALL_MODEL = 2_000  # parameters; below this a step is all overhead and stacking wins for any cell
 
 
 # --- what to train ----------------------------------------------------------------------------
@@ -160,8 +171,8 @@ def train_experiments(
 ) -> dict[Hashable, list[SeedRun]]:
     """Several experiments ``{name: (build, task, seeds)}`` sharing the cores; ``{name: runs}``.
 
-    Every network is built first, in order; then the work (a stack of seeds, or one run) is
-    spread over ``workers`` threads.
+    Every network is built first, in order; then the work (one stack per experiment, or one
+    job per run) is spread over ``workers`` threads.
     """
     _check_choice("method", method, METHODS)
     _check_positive(workers=workers)
@@ -185,11 +196,9 @@ def train_experiments(
             models.append(build())
             rng_states.append(torch.get_rng_state())  # where fit's shuffling would go on from
         chosen = _choose(method, models, task, name)
-        if chosen == "stacked":
-            for chunk in _split(range(len(seeds)), min(workers, len(seeds))):
-                pick = lambda items, c=chunk: [items[i] for i in c]  # noqa: E731
-                jobs.append(partial(_train_stacked, pick(models), task, pick(seeds), pick(rng_states)))
-                slots.append((name, pick(seeds)))
+        if chosen == "stacked":  # one stack per experiment: splitting it over the cores measured no faster
+            jobs.append(partial(_train_stacked, models, task, seeds, rng_states))
+            slots.append((name, seeds))
         else:
             for model, seed, state in zip(models, seeds, rng_states):
                 jobs.append(partial(_train_alone, model, task, seed, state))
@@ -237,11 +246,6 @@ def _check_seeds(seeds: Iterable[int], name: Hashable = None) -> list[int]:
     if repeated:
         raise ValueError(f"{where}seeds must differ; repeated: {repeated}")
     return [int(s) for s in seeds]
-
-
-def _split(items: range, parts: int) -> list[list[int]]:
-    size = math.ceil(len(items) / parts)
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 def _stackable(model: nn.Module) -> str | None:
@@ -403,27 +407,8 @@ class _Stack:
                 x = p["embed.weight"][torch.arange(S).view(S, 1, 1), x]
             xt = x.transpose(1, 2).reshape(S, T * B, x.shape[-1])  # time-major inside each seed
             xp = torch.baddbmm(bias[:, None], xt, w_ih.transpose(1, 2)).view(S, T, B, -1)
-        w_hh_t = w_hh.transpose(1, 2)  # (S, H, gates * H)
-        h = x.new_zeros(S, B, H, dtype=w_hh.dtype)
-        steps = xp.unbind(1)  # one view per time step; its backward is one stack, not T zero-filled copies
-        if self.cell == "rnn":
-            for x_t in steps:
-                h = torch.tanh(torch.baddbmm(x_t, h, w_hh_t))
-        elif self.cell == "lstm":
-            c = torch.zeros_like(h)
-            for x_t in steps:
-                ifo, g = torch.baddbmm(x_t, h, w_hh_t).split([3 * H, H], dim=-1)
-                i, f, o = torch.sigmoid(ifo).chunk(3, dim=-1)
-                c = torch.addcmul(f * c, i, torch.tanh(g))
-                h = o * torch.tanh(c)
-        else:
-            b_hh = b_hh[:, None]
-            for x_t in steps:
-                h_rz, h_n = torch.baddbmm(b_hh, h, w_hh_t).split([2 * H, H], dim=-1)
-                x_rz, x_n = x_t.split([2 * H, H], dim=-1)
-                r, z = torch.sigmoid(x_rz + h_rz).chunk(2, dim=-1)
-                n = torch.tanh(torch.addcmul(x_n, r, h_n))
-                h = torch.addcmul(n, z, h - n)  # (1 - z) n + z h
+        scan = {"rnn": _RNNScan, "lstm": _LSTMScan, "gru": _GRUScan}[self.cell]
+        h = scan.apply(xp, w_hh, b_hh) if self.cell == "gru" else scan.apply(xp, w_hh)  # the last state (S, B, H)
         out = torch.baddbmm(p["head.bias"][:, None], h, p["head.weight"].transpose(1, 2))  # (S, B, out)
         return out.squeeze(-1) if isinstance(self.models[0], SequenceModel) and out.shape[-1] == 1 else out
 
@@ -479,6 +464,135 @@ class _Stack:
         for i in range(len(self.models)) if rows is None else rows:
             for name in self.names:
                 self.models[i].get_parameter(name).copy_(self._order(name, self.params[name].detach()[i : i + 1])[0])
+
+
+# --- the recurrences over a leading seed axis, with backpropagation through time by hand -----------
+#
+# Each scan takes xp = x W_ih^T + biases for every step, (S, T, B, gates * H), and returns the
+# last hidden state (S, B, H), the only one SequenceModel and NextWordModel read. Written as
+# autograd Functions because recording ~10 small operations per step costs more than they do;
+# the backward pass also sums the recurrent weights' gradient over all steps in one product.
+
+
+def _tanh(x: Tensor, out: Tensor | None = None) -> Tensor:
+    """tanh(x) = 2 sigmoid(2x) - 1: equal to rounding, and 3 to 6 times faster than torch.tanh
+    on the book's CPU (measured on tensors of 20,000 numbers, float32 and float64)."""
+    return torch.sigmoid(x * 2, out=out).mul_(2).sub_(1)
+
+
+class _RNNScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, xp: Tensor, w_hh: Tensor) -> Tensor:  # noqa: ANN001
+        S, T, B, H = xp.shape
+        w_t = w_hh.transpose(1, 2)
+        hs = xp.new_zeros(S, T + 1, B, H)  # h_0 = 0, h_1, ..., h_T
+        for t in range(T):
+            _tanh(torch.baddbmm(xp[:, t], hs[:, t], w_t), out=hs[:, t + 1])
+        ctx.save_for_backward(w_hh, hs)
+        return hs[:, T].clone()
+
+    @staticmethod
+    def backward(ctx, d_h: Tensor) -> tuple[Tensor, Tensor]:  # noqa: ANN001
+        w_hh, hs = ctx.saved_tensors
+        S, T1, B, H = hs.shape
+        d_pre = torch.empty(S, T1 - 1, B, H, dtype=hs.dtype)
+        for t in range(T1 - 2, -1, -1):
+            h = hs[:, t + 1]
+            torch.mul(d_h, 1 - h * h, out=d_pre[:, t])
+            d_h = torch.bmm(d_pre[:, t], w_hh)
+        d_w = _weight_grad(hs[:, : T1 - 1], d_pre)
+        return d_pre, d_w
+
+
+class _LSTMScan(torch.autograd.Function):
+    """Gate rows in the stack's order (i, f, o, g), biases already in xp."""
+
+    @staticmethod
+    def forward(ctx, xp: Tensor, w_hh: Tensor) -> Tensor:  # noqa: ANN001
+        S, T, B, G = xp.shape
+        H = G // 4
+        w_t = w_hh.transpose(1, 2)
+        hs = xp.new_zeros(S, T + 1, B, H)
+        cs = xp.new_zeros(S, T + 1, B, H)
+        acts = torch.empty_like(xp)  # sigmoid(i, f, o), tanh(g) at every step
+        tcs = xp.new_empty(S, T, B, H)  # tanh(c_t)
+        for t in range(T):
+            pre = torch.baddbmm(xp[:, t], hs[:, t], w_t)
+            a = acts[:, t]
+            torch.sigmoid(pre[..., : 3 * H], out=a[..., : 3 * H])
+            _tanh(pre[..., 3 * H :], out=a[..., 3 * H :])
+            c = cs[:, t + 1]
+            torch.mul(a[..., H : 2 * H], cs[:, t], out=c).addcmul_(a[..., :H], a[..., 3 * H :])
+            torch.mul(a[..., 2 * H : 3 * H], _tanh(c, out=tcs[:, t]), out=hs[:, t + 1])
+        ctx.save_for_backward(w_hh, hs, cs, acts, tcs)
+        return hs[:, T].clone()
+
+    @staticmethod
+    def backward(ctx, d_h: Tensor) -> tuple[Tensor, Tensor]:  # noqa: ANN001
+        w_hh, hs, cs, acts, tcs = ctx.saved_tensors
+        S, T, B, G = acts.shape
+        H = G // 4
+        d_pre = torch.empty_like(acts)
+        d_c = torch.zeros_like(d_h)
+        for t in range(T - 1, -1, -1):
+            a, tc, dp = acts[:, t], tcs[:, t], d_pre[:, t]
+            i, f, o, g = a[..., :H], a[..., H : 2 * H], a[..., 2 * H : 3 * H], a[..., 3 * H :]
+            torch.mul(d_h, tc, out=dp[..., 2 * H : 3 * H])  # d o
+            d_c = d_c + d_h * o * (1 - tc * tc)
+            torch.mul(d_c, g, out=dp[..., :H])  # d i
+            torch.mul(d_c, cs[:, t], out=dp[..., H : 2 * H])  # d f
+            torch.mul(d_c, i, out=dp[..., 3 * H :])  # d g
+            d_c = d_c * f
+            s = a[..., : 3 * H]
+            dp[..., : 3 * H].mul_(s * (1 - s))
+            dp[..., 3 * H :].mul_(1 - g * g)
+            d_h = torch.bmm(dp, w_hh)
+        return d_pre, _weight_grad(hs[:, :T], d_pre)
+
+
+class _GRUScan(torch.autograd.Function):
+    """torch.nn.GRU's step: r, z from x and h; n = tanh(x_n + r (W_hn h + b_hn)); h' = n + z (h - n)."""
+
+    @staticmethod
+    def forward(ctx, xp: Tensor, w_hh: Tensor, b_hh: Tensor) -> Tensor:  # noqa: ANN001
+        S, T, B, G = xp.shape
+        H = G // 3
+        w_t, bias = w_hh.transpose(1, 2), b_hh[:, None]
+        hs = xp.new_zeros(S, T + 1, B, H)
+        rz = xp.new_empty(S, T, B, 2 * H)
+        ns = xp.new_empty(S, T, B, H)
+        h_ns = xp.new_empty(S, T, B, H)  # W_hn h + b_hn
+        for t in range(T):
+            gh = torch.baddbmm(bias, hs[:, t], w_t)
+            torch.sigmoid(xp[:, t, ..., : 2 * H] + gh[..., : 2 * H], out=rz[:, t])
+            h_ns[:, t] = gh[..., 2 * H :]
+            n = _tanh(torch.addcmul(xp[:, t, ..., 2 * H :], rz[:, t, ..., :H], h_ns[:, t]), out=ns[:, t])
+            torch.addcmul(n, rz[:, t, ..., H:], hs[:, t] - n, out=hs[:, t + 1])
+        ctx.save_for_backward(w_hh, hs, rz, ns, h_ns)
+        return hs[:, T].clone()
+
+    @staticmethod
+    def backward(ctx, d_h: Tensor) -> tuple[Tensor, Tensor, Tensor]:  # noqa: ANN001
+        w_hh, hs, rz, ns, h_ns = ctx.saved_tensors
+        S, T, B, H = ns.shape
+        d_xp = torch.empty(S, T, B, 3 * H, dtype=hs.dtype)
+        d_gh = torch.empty_like(d_xp)
+        for t in range(T - 1, -1, -1):
+            r, z, n = rz[:, t, ..., :H], rz[:, t, ..., H:], ns[:, t]
+            dx, dg = d_xp[:, t], d_gh[:, t]
+            d_n = torch.mul(d_h * (1 - z), 1 - n * n, out=dx[..., 2 * H :])  # through tanh: d x_n
+            torch.mul(d_h * (hs[:, t] - n), z * (1 - z), out=dx[..., H : 2 * H])  # d z pre-activation
+            torch.mul(d_n * h_ns[:, t], r * (1 - r), out=dx[..., :H])  # d r pre-activation
+            dg[..., : 2 * H] = dx[..., : 2 * H]
+            torch.mul(d_n, r, out=dg[..., 2 * H :])
+            d_h = torch.baddbmm(d_h * z, dg, w_hh)
+        return d_xp, _weight_grad(hs[:, :T], d_gh), d_gh.sum(dim=(1, 2))
+
+
+def _weight_grad(h_prev: Tensor, d_pre: Tensor) -> Tensor:
+    """d W_hh summed over every step and sequence at once: (S, gates * H, H)."""
+    S, T, B, H = h_prev.shape
+    return torch.bmm(d_pre.reshape(S, T * B, -1).transpose(1, 2), h_prev.reshape(S, T * B, H))
 
 
 def _stacked_loss(name: str, output: Tensor, targets: Tensor) -> Tensor:

@@ -21,6 +21,7 @@ clipping (by its own gradient norm) and its own stopping rule. Three ways to get
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -381,12 +382,18 @@ class _Stack:
         if self.cell == "lstm":  # (i, f, g, o) -> (i, f, o, g); swapping two blocks is its own inverse
             self.perm = torch.cat([torch.arange(2 * hidden), torch.arange(3 * hidden, 4 * hidden),
                                    torch.arange(2 * hidden, 3 * hidden)])  # fmt: skip
-        self.params = {}
-        for name in self.names:
-            stacked = torch.stack([m.get_parameter(name).detach() for m in models])
-            self.params[name] = self._order(name, stacked).clone().requires_grad_()
+        self.shapes = [first.get_parameter(n).shape for n in self.names]
+        rows = [torch.cat([self._order(n, m.get_parameter(n).detach()[None])[0].flatten() for n in self.names])
+                for m in models]  # fmt: skip
+        self.weights = torch.stack(rows).requires_grad_()  # (S, all weights): one tensor for the optimiser
         self.optimizer, self.lr, self.steps = optimizer, lr, 0
-        self.state = {n: (torch.zeros_like(p), torch.zeros_like(p)) for n, p in self.params.items()} if optimizer == "adam" else {}
+        self.state = (torch.zeros_like(self.weights), torch.zeros_like(self.weights))
+
+    @property
+    def params(self) -> dict[str, Tensor]:
+        """Each parameter's stack, (S, *shape), as views into ``weights``."""
+        pieces = self.weights.split([math.prod(shape) for shape in self.shapes], dim=1)
+        return {n: t.view(len(t), *shape) for n, t, shape in zip(self.names, pieces, self.shapes)}
 
     def _order(self, name: str, tensor: Tensor) -> Tensor:
         if self.perm is not None and name.startswith("rnn."):
@@ -412,40 +419,32 @@ class _Stack:
         out = torch.baddbmm(p["head.bias"][:, None], h, p["head.weight"].transpose(1, 2))  # (S, B, out)
         return out.squeeze(-1) if isinstance(self.models[0], SequenceModel) and out.shape[-1] == 1 else out
 
-    def grads(self) -> list[Tensor]:
-        return [p.grad for p in self.params.values()]
-
     def grad_norms(self) -> Tensor:
-        """Each seed's gradient norm over its own slices, as clip_grad_norm_ computes it: (S,)."""
-        per_param = torch.stack([g.flatten(1).norm(dim=1) for g in self.grads()])  # (params, S)
-        return torch.linalg.vector_norm(per_param, dim=0)
+        """Each seed's gradient norm over its own weights, what clip_grad_norm_ computes: (S,)."""
+        return torch.linalg.vector_norm(self.weights.grad, dim=1)
 
     @torch.no_grad()
     def clip(self, norms: Tensor, clip_norm: float) -> None:
-        coef = torch.clamp(clip_norm / (norms + 1e-6), max=1.0)
-        for g in self.grads():
-            g.mul_(coef.view(-1, *[1] * (g.dim() - 1)))
+        self.weights.grad.mul_(torch.clamp(clip_norm / (norms + 1e-6), max=1.0)[:, None])
 
     @torch.no_grad()
     def step(self) -> None:
-        """torch.optim.Adam's (single-tensor) or SGD's update, elementwise over the stacks."""
+        """torch.optim.Adam's (single-tensor) or SGD's update, elementwise over the stack."""
         self.steps += 1
+        param, grad = self.weights, self.weights.grad
+        if self.optimizer == "sgd":
+            param.add_(grad, alpha=-self.lr)
+            return
         beta1, beta2, eps = 0.9, 0.999, 1e-8
-        for name, param in self.params.items():
-            grad = param.grad
-            if self.optimizer == "sgd":
-                param.add_(grad, alpha=-self.lr)
-                continue
-            exp_avg, exp_avg_sq = self.state[name]
-            exp_avg.lerp_(grad, 1 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            step = float(self.steps)
-            step_size = self.lr / (1 - beta1**step)
-            denom = (exp_avg_sq.sqrt() / (1 - beta2**step) ** 0.5).add_(eps)
-            param.addcdiv_(exp_avg, denom, value=-step_size)
+        exp_avg, exp_avg_sq = self.state
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step = float(self.steps)
+        denom = (exp_avg_sq.sqrt() / (1 - beta2**step) ** 0.5).add_(eps)
+        param.addcdiv_(exp_avg, denom, value=-self.lr / (1 - beta1**step))
 
     def flat(self) -> Tensor:
-        return torch.cat([p.detach().flatten(1) for p in self.params.values()], dim=1)  # (S, n_weights)
+        return self.weights.detach().clone()  # (S, n_weights)
 
     @torch.no_grad()
     def keep(self, rows: list[int]) -> None:
@@ -453,17 +452,18 @@ class _Stack:
         index = torch.tensor(rows, dtype=torch.long)
         self.write_back([i for i in range(len(self.models)) if i not in rows])
         self.models = [self.models[i] for i in rows]
-        for name, param in self.params.items():
-            self.params[name] = param.detach()[index].requires_grad_()
-            if param.grad is not None:
-                self.params[name].grad = param.grad[index]
-        self.state = {n: (m[index], v[index]) for n, (m, v) in self.state.items()}
+        grad = self.weights.grad
+        self.weights = self.weights.detach()[index].requires_grad_()
+        if grad is not None:
+            self.weights.grad = grad[index]
+        self.state = tuple(t[index] for t in self.state)
 
     @torch.no_grad()
     def write_back(self, rows: list[int] | None = None) -> None:
+        params = self.params
         for i in range(len(self.models)) if rows is None else rows:
             for name in self.names:
-                self.models[i].get_parameter(name).copy_(self._order(name, self.params[name].detach()[i : i + 1])[0])
+                self.models[i].get_parameter(name).copy_(self._order(name, params[name].detach()[i : i + 1])[0])
 
 
 # --- the recurrences over a leading seed axis, with backpropagation through time by hand -----------
@@ -618,8 +618,7 @@ def _train_stacked(models: list[nn.Module], task: Task, seeds: list[int], rng_st
         losses = _stacked_loss(task.loss, output, targets)
         finite = torch.isfinite(losses).tolist()
         rows = [r for r, ok in enumerate(finite) if ok]  # a run with a non-finite loss stops before its update
-        for p in stack.params.values():
-            p.grad = None
+        stack.weights.grad = None
         if rows:
             (losses.sum() if len(rows) == len(active) else losses[rows].sum()).backward()
         if len(rows) < len(active):
@@ -683,8 +682,7 @@ def _fit_stacked(models: list[nn.Module], task: Fit, runs: list[SeedRun], rng_st
         totals = [0.0] * len(runs)
         for inputs, targets in batches:
             losses = _stacked_loss(task.loss, stack.forward(inputs), targets)
-            for p in stack.params.values():
-                p.grad = None
+            stack.weights.grad = None
             losses.sum().backward()
             if task.clip_norm is not None:
                 stack.clip(stack.grad_norms(), task.clip_norm)

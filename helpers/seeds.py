@@ -12,11 +12,15 @@ clipping (by its own gradient norm) and its own stopping rule. Three ways to get
 - ``"threads"``: the same per-run loop (PyTorch's fused ``nn.RNN``/``nn.LSTM``/``nn.GRU``),
   one run per thread on ``workers`` cores; results are identical to ``"serial"``, bit for bit;
 - ``"stacked"``: the S networks' weights stacked along a leading seed axis and trained as
-  one batched computation (``torch.baddbmm`` over seeds, the recurrences written out here in
-  torch.nn's gate order, elementwise Adam or SGD over the stacks); equal to ``"serial"`` to
-  rounding, since batched products sum in another order.
+  one batched computation (``torch.baddbmm`` over seeds; the recurrences and their
+  backpropagation through time written out here in torch.nn's gate order; torch.optim's Adam
+  or SGD, elementwise, over one row of weights per seed; each seed clipped by its own
+  gradient norm; a seed that stops leaves the stack with its optimiser state); equal to
+  ``"serial"`` to rounding, since batched products sum in another order.
+  For ``SequenceModel`` and ``NextWordModel`` with one layer; ``CharText`` runs in threads.
 
-``"auto"`` picks by ``AUTO``, a table measured on the book's 2-core machine (see there).
+``"auto"`` picks by ``AUTO_LARGE`` and ``LARGE_STEP``, measured on the book's 2-core machine
+(see there).
 """
 
 from __future__ import annotations
@@ -42,31 +46,33 @@ METHODS = ("auto", "stacked", "threads", "serial")
 LOSSES = ("mse", "cross_entropy")
 OPTIMIZERS = ("adam", "sgd")
 
-# What "auto" picks, by cell type and dtype, from one training step of 10 seeds, one after
-# another against stacked on one core (scripts/benchmark.py; CPU seconds, torch 2.13 on the
-# book's 2-core machine, milliseconds per step for all 10 seeds):
+# What "auto" picks. Measured with scripts/benchmark.py on the book's 2-core machine (torch 2.13
+# CPU; processor time, since other jobs shared the machine): one training step of 10 seeds,
+# one after another against stacked, both on one core, in milliseconds for all 10 seeds:
 #
-#   task, size                      cell  float32 serial/stacked   float64 serial/stacked
-#   adding T=100, 32 units, B=64    rnn     66 / 29  (2.3x)         113 / 67  (1.7x)
-#                                   lstm    75 / 140 (0.5x)         340 / 264 (1.3x)
-#                                   gru    194 / 106 (1.8x)         276 / 280 (1.0x)
-#   agreement T=21, 32 units, B=32  rnn     30 / 7.4 (4.0x)          28 / 8.3 (3.4x)
-#                                   lstm    30 / 16  (1.9x)          75 / 31  (2.4x)
-#                                   gru     51 / 14  (3.7x)          72 / 25  (2.9x)
-#   six sentences, 5 units, B=6     all     6-11 / 0.6-1.7 (6-12x, every cell and dtype)
+#   task, size                      cell   float32 serial/stacked    float64 serial/stacked
+#   adding T=100, 32 units, B=64    rnn      69 / 21   (3.4x)          92 / 55   (1.7x)
+#                                   lstm     76 / 113  (0.7x)         310 / 352  (0.9x)
+#                                   gru     234 / 99   (2.4x)         274 / 256  (1.1x)
+#   agreement T=21, 32 units, B=32  rnn      20 / 4.7  (4.2x)          26 / 10   (2.5x)
+#                                   lstm     25 / 13   (1.8x)          67 / 32   (2.1x)
+#                                   gru      55 / 19   (3.0x)          53 / 23   (2.3x)
+#   six sentences, 5 units, B=6     all     6-8 / 0.6-1.3 (6-11x, every cell and dtype)
 #
-# Threads of the fused kernels reach at most 2x on two cores, so a stack that is more than
-# about as fast as one after another on one core wins. The fused float32 LSTM (oneDNN) is
-# the exception at the book's largest size, so the float32 LSTM trains in threads.
-AUTO: dict[tuple[str, torch.dtype], str] = {
+# Threads of the fused kernels gain at most 2x on two cores, so a stack must beat one after
+# another on one core by about that much. It does for the RNN at every size and for every
+# cell on small steps; on large steps (time x batch x hidden units >= LARGE_STEP, the adding
+# problem at T=100) the LSTM (float32: the fused oneDNN kernel) and the float64 GRU do not,
+# and train in threads.
+LARGE_STEP = 100_000
+AUTO_LARGE: dict[tuple[str, torch.dtype], str] = {
     ("rnn", torch.float32): "stacked",
     ("rnn", torch.float64): "stacked",
     ("gru", torch.float32): "stacked",
-    ("gru", torch.float64): "stacked",
+    ("gru", torch.float64): "threads",
     ("lstm", torch.float32): "threads",
-    ("lstm", torch.float64): "stacked",
+    ("lstm", torch.float64): "threads",
 }
-SMALL_MODEL = 2_000  # parameters; below this a step is all overhead and stacking wins for any cell
 
 
 # --- what to train ----------------------------------------------------------------------------
@@ -281,10 +287,21 @@ def _choose(method: str, models: list[nn.Module], task: Task, name: Hashable) ->
         return method
     if why_not:
         return "threads"
-    if sum(p.numel() for p in models[0].parameters()) < SMALL_MODEL:
+    return _auto(models[0], task)
+
+
+def _auto(model: nn.Module, task: Online | Fit) -> str:
+    """By AUTO_LARGE for large steps; stacked otherwise (see the table above)."""
+    if isinstance(task, Online):
+        x, _ = task.sample(task.batch_size, torch.Generator().manual_seed(0))  # a look at one batch's shape
+        batch, time = x.shape[:2]
+    else:
+        x = (task.data(0) if callable(task.data) else task.data)[0]
+        batch, time = task.batch_size or len(x), x.shape[1]
+    if batch * time * model.rnn.hidden_size < LARGE_STEP:
         return "stacked"
-    cell = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}[type(models[0].rnn)]
-    return AUTO.get((cell, next(models[0].parameters()).dtype), "threads")
+    cell = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}[type(model.rnn)]
+    return AUTO_LARGE.get((cell, next(model.parameters()).dtype), "threads")
 
 
 # --- one run: the reference loop ---------------------------------------------------------------

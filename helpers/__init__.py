@@ -20,7 +20,15 @@ from .cells import (
 )
 from .data import SEED_SENTENCES, next_word_pairs, next_word_tensors
 from .decoding import beam_search, check_temperature, greedy, mulberry32, sample, top_k
-from .experiments import RunResult, run_adding, run_adding_seeds, run_agreement, run_agreement_seeds
+from .experiments import (
+    RunResult,
+    adding_sweep,
+    agreement_sweep,
+    run_adding,
+    run_adding_seeds,
+    run_agreement,
+    run_agreement_seeds,
+)
 from .modelfile import ModelFileError
 from .models import NextWordModel, SequenceModel
 from .plotting import COLORS, use_book_style
@@ -49,6 +57,8 @@ __all__ = [
     "SeedRun",
     "train_experiments",
     "train_seeds",
+    "adding_sweep",
+    "agreement_sweep",
     "run_adding_seeds",
     "run_agreement_seeds",
     "adding_accuracy",

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from .models import RECURRENT_LAYERS, SequenceModel
-from .seeds import Online, SeedRun, _train_one, train_seeds
+from .seeds import Online, SeedRun, _train_one, train_experiments
 from .tasks import AGREEMENT_VOCAB, adding_accuracy, adding_problem, agreement_task
 
 TEST_SEED = 1234  # held-out sequences come from their own generator, not the training stream
@@ -84,9 +84,9 @@ def _builder(cell: str, n_in: int, hidden_size: int, n_out: int, dtype: torch.dt
     return lambda: SequenceModel(n_in, hidden_size, n_out, cell).to(dtype or torch.get_default_dtype())
 
 
-def run_adding_seeds(
+def adding_sweep(
     cell: str,
-    length: int,
+    lengths: Iterable[int],
     steps: int,
     seeds: Iterable[int],
     hidden_size: int = 32,
@@ -97,22 +97,26 @@ def run_adding_seeds(
     dtype: torch.dtype | None = None,
     build: Callable[[], SequenceModel] | None = None,
     method: str = "auto",
-) -> list[RunResult]:
-    """``run_adding`` once per seed, all trained by ``helpers.seeds.train_seeds``; one result per seed.
+) -> dict[int, list[RunResult]]:
+    """``run_adding`` for every length and seed, trained together by ``helpers.seeds``
+    (the lengths share the cores); ``{length: one result per seed}``.
 
     ``dtype`` (default: torch's default dtype) is the sequences' and the network's: a fresh
     network is converted with ``.to(dtype)``, as ``.double()`` does. ``build`` replaces the
     network (called right after ``seed_everything(seed)``; it must return that dtype).
     """
     builder = _builder(cell, 2, hidden_size, 1, dtype, build)
-    sample = _adding_sample(length, dtype or torch.get_default_dtype())
-    task = Online(sample, steps, batch_size, lr, "mse", clip_norm)
-    return [_adding_result(run, length, n_test, batch_size) for run in train_seeds(builder, task, seeds, method)]
+    dtype = dtype or torch.get_default_dtype()
+    seeds = list(seeds)
+    experiments = {length: (builder, Online(_adding_sample(length, dtype), steps, batch_size, lr, "mse", clip_norm), seeds)
+                   for length in lengths}  # fmt: skip
+    runs = train_experiments(experiments, method)
+    return {length: [_adding_result(run, length, n_test, batch_size) for run in runs[length]] for length in runs}
 
 
-def run_agreement_seeds(
+def agreement_sweep(
     cell: str,
-    distractors: int,
+    distractors: Iterable[int],
     steps: int,
     seeds: Iterable[int],
     hidden_size: int = 32,
@@ -125,13 +129,28 @@ def run_agreement_seeds(
     target: float | None = None,
     window: int = 10,
     method: str = "auto",
-) -> list[RunResult]:
-    """``run_agreement`` once per seed (see ``run_adding_seeds``). With ``target``, a run stops
-    once its last ``window`` batches, each scored before learning from it, averaged ``target``."""
+) -> dict[int, list[RunResult]]:
+    """``run_agreement`` for every number of distractors and seed (see ``adding_sweep``). With
+    ``target``, a run stops once its last ``window`` batches, each scored before learning from
+    it, averaged ``target``."""
     builder = _builder(cell, len(AGREEMENT_VOCAB), hidden_size, 2, dtype, build)
-    sample = _agreement_sample(distractors, dtype or torch.get_default_dtype())
-    task = Online(sample, steps, batch_size, lr, "cross_entropy", clip_norm, target=target, window=window)
-    return [_agreement_result(run, distractors, n_test, batch_size) for run in train_seeds(builder, task, seeds, method)]
+    dtype = dtype or torch.get_default_dtype()
+    seeds = list(seeds)
+    experiments = {d: (builder, Online(_agreement_sample(d, dtype), steps, batch_size, lr, "cross_entropy", clip_norm,
+                                       target=target, window=window), seeds)
+                   for d in distractors}  # fmt: skip
+    runs = train_experiments(experiments, method)
+    return {d: [_agreement_result(run, d, n_test, batch_size) for run in runs[d]] for d in runs}
+
+
+def run_adding_seeds(cell: str, length: int, steps: int, seeds: Iterable[int], **settings) -> list[RunResult]:
+    """``run_adding`` once per seed: ``adding_sweep`` at one length."""
+    return adding_sweep(cell, [length], steps, seeds, **settings)[length]
+
+
+def run_agreement_seeds(cell: str, distractors: int, steps: int, seeds: Iterable[int], **settings) -> list[RunResult]:
+    """``run_agreement`` once per seed: ``agreement_sweep`` at one number of distractors."""
+    return agreement_sweep(cell, [distractors], steps, seeds, **settings)[distractors]
 
 
 def run_adding(
@@ -153,8 +172,8 @@ def run_adding(
     random state, so several such runs may train at once in threads.
     """
     if model is None:
-        return run_adding_seeds(cell, length, steps, [seed], hidden_size, batch_size, lr, clip_norm, n_test,
-                                method="serial")[0]  # fmt: skip
+        return run_adding_seeds(cell, length, steps, [seed], hidden_size=hidden_size, batch_size=batch_size, lr=lr,
+                                clip_norm=clip_norm, n_test=n_test, method="serial")[0]  # fmt: skip
     dtype = next(model.parameters()).dtype
     task = Online(_adding_sample(length, dtype), steps, batch_size, lr, "mse", clip_norm)
     return _adding_result(_train_one(model, task, seed, None), length, n_test, batch_size)
@@ -178,8 +197,8 @@ def run_agreement(
     global random state.
     """
     if model is None:
-        return run_agreement_seeds(cell, distractors, steps, [seed], hidden_size, batch_size, lr, clip_norm, n_test,
-                                   method="serial")[0]  # fmt: skip
+        return run_agreement_seeds(cell, distractors, steps, [seed], hidden_size=hidden_size, batch_size=batch_size,
+                                   lr=lr, clip_norm=clip_norm, n_test=n_test, method="serial")[0]  # fmt: skip
     dtype = next(model.parameters()).dtype
     task = Online(_agreement_sample(distractors, dtype), steps, batch_size, lr, "cross_entropy", clip_norm)
     return _agreement_result(_train_one(model, task, seed, None), distractors, n_test, batch_size)

@@ -19,6 +19,7 @@ from helpers import (
     fit,
     next_word_tensors,
     run_adding,
+    adding_sweep,
     run_adding_seeds,
     run_agreement_seeds,
     seed_everything,
@@ -250,3 +251,11 @@ def test_bad_arguments_are_named():
             return model
 
         train_seeds(relu_build, task, [0, 1], method="stacked")
+
+
+def test_a_sweep_gives_each_setting_what_it_gives_alone() -> None:
+    sweep = adding_sweep("rnn", [3, 5], 20, [0, 1], hidden_size=8, dtype=torch.float64)
+    for length in (3, 5):
+        alone = run_adding_seeds("rnn", length, 20, [0, 1], hidden_size=8, dtype=torch.float64)
+        for a, b in zip(sweep[length], alone):
+            assert a.seed == b.seed and a.losses == b.losses and a.test_loss == b.test_loss

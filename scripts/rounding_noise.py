@@ -103,6 +103,7 @@ class _Plan:
 
 # the unsigned integer type that holds each float type's bits, for the hash of a value
 BITS = {torch.float64: np.uint64, torch.float32: np.uint32, torch.float16: np.uint16}
+UNIT = {np.dtype(t): np.finfo(t).eps for t in (np.float64, np.float32, np.float16)}
 BITS_NP = {np.dtype(np.float64): np.uint64, np.dtype(np.float32): np.uint32, np.dtype(np.float16): np.uint16}
 MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9))  # splitmix64's odd constants
 
@@ -128,15 +129,17 @@ class RoundingNoise(TorchDispatchMode):
         return False  # no torch.compile here: spare every operation the wrapper that skips it
 
     def factors(self, values: np.ndarray) -> np.ndarray:
-        """1 + e*u for every element, u in [-1, 1) a hash of the element's bits, e one unit in
-        the last place of 1 in its dtype. (NumPy: its small operations cost a tenth of torch's.)"""
-        with np.errstate(over="ignore"):  # unsigned arithmetic wraps around, as a hash wants
-            h = np.atleast_1d(values.view(BITS_NP[values.dtype])).astype(np.uint64) + self.salt
-            h *= MIX[0]
-            h ^= h >> np.uint64(31)
-            h *= MIX[1]
-        u = (h >> np.uint64(11)).astype(np.float64) * 2.0**-52 - 1.0  # the top 53 bits, in [-1, 1)
-        return (1.0 + np.finfo(values.dtype).eps * u).astype(values.dtype)
+        """1 + e*u for every element, u in [-1, 1) a hash of the element's bits and the seed,
+        e one unit in the last place of 1 in its dtype. (NumPy: its small operations cost a
+        tenth of torch's, and an array's unsigned arithmetic wraps around silently.)"""
+        h = np.atleast_1d(values.view(BITS_NP[values.dtype])).astype(np.uint64)
+        h ^= self.salt
+        h *= MIX[0]  # multiplicative hashing: the top bits depend on every bit of the value
+        u = (h >> np.uint64(11)).astype(np.float64)  # the top 53 bits: u * 2**-53 is in [0, 1)
+        e = UNIT[values.dtype]
+        u *= 2 * e * 2.0**-53
+        u += 1 - e
+        return u.astype(values.dtype, copy=False)
 
     def perturb(self, value, name: str, before: torch.Tensor | None = None) -> None:
         """Perturb ``value`` in place; with ``before`` (its value before an in-place

@@ -37,13 +37,13 @@ def encode(sequences: Sequence[Sequence[str]], vocab: Sequence[str]) -> Tensor:
     """Token sequences -> ids (N, longest), padded with PAD; an unknown token is an error."""
     index = {token: i for i, token in enumerate(vocab)}
     longest = max(len(seq) for seq in sequences)
-    ids = torch.full((len(sequences), longest), PAD)
-    for row, seq in enumerate(sequences):
-        for col, token in enumerate(seq):
-            if token not in index:
-                raise KeyError(f"token {token!r} is not in the vocabulary of {len(vocab)}")
-            ids[row, col] = index[token]
-    return ids
+    rows = []
+    for seq in sequences:
+        unknown = [token for token in seq if token not in index]
+        if unknown:
+            raise KeyError(f"token {unknown[0]!r} is not in the vocabulary of {len(vocab)}")
+        rows.append([index[token] for token in seq] + [PAD] * (longest - len(seq)))
+    return torch.tensor(rows)
 
 
 def teacher_forcing_pair(targets: Tensor) -> tuple[Tensor, Tensor]:
@@ -74,13 +74,13 @@ def gru_layer(x: Tensor, hidden: Tensor, gru: nn.GRU, mask: Tensor | None = None
     over unchanged, so the last state is the one after each sequence's own last token.
     Returns every state (B, L, H) and the last one (B, H)."""
     W_ih, W_hh, b_ih, b_hh = gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0
-    x_parts = (x @ W_ih.T + b_ih).chunk(3, dim=-1)  # 3 x (B, L, H): reset, update, candidate
+    H = hidden.shape[-1]
+    x_gates, x_n = (x @ W_ih.T + b_ih).split([2 * H, H], dim=-1)  # (B, L, 2H) reset and update, (B, L, H) candidate
     states = []
     for t in range(x.shape[1]):
-        h_r, h_z, h_n = (hidden @ W_hh.T + b_hh).chunk(3, dim=-1)  # 3 x (B, H)
-        reset = torch.sigmoid(x_parts[0][:, t] + h_r)
-        update = torch.sigmoid(x_parts[1][:, t] + h_z)
-        candidate = torch.tanh(x_parts[2][:, t] + reset * h_n)
+        h_gates, h_n = (hidden @ W_hh.T + b_hh).split([2 * H, H], dim=-1)  # (B, 2H), (B, H)
+        reset, update = torch.sigmoid(x_gates[:, t] + h_gates).chunk(2, dim=-1)  # both gates at once: (B, H) each
+        candidate = torch.tanh(x_n[:, t] + reset * h_n)
         new = (1 - update) * candidate + update * hidden  # (B, H)
         hidden = new if mask is None else torch.where(mask[:, t, None], new, hidden)
         states.append(hidden)

@@ -20,10 +20,11 @@ from .cells import (
 )
 from .data import SEED_SENTENCES, next_word_pairs, next_word_tensors
 from .decoding import beam_search, check_temperature, greedy, mulberry32, sample, top_k
-from .experiments import RunResult, run_adding, run_agreement
+from .experiments import RunResult, run_adding, run_adding_seeds, run_agreement, run_agreement_seeds
 from .modelfile import ModelFileError
 from .models import NextWordModel, SequenceModel
 from .plotting import COLORS, use_book_style
+from .seeds import CharText, Fit, Online, SeedRun, train_experiments, train_seeds
 from .tasks import (
     ADDING_TOLERANCE,
     AGREEMENT_VOCAB,
@@ -42,6 +43,14 @@ __all__ = [
     "accuracy",
     "beam_search",
     "check_temperature",
+    "CharText",
+    "Fit",
+    "Online",
+    "SeedRun",
+    "train_experiments",
+    "train_seeds",
+    "run_adding_seeds",
+    "run_agreement_seeds",
     "adding_accuracy",
     "adding_problem",
     "ADDING_TOLERANCE",

@@ -7,14 +7,15 @@ compared on the very same test set.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from .models import SequenceModel
+from .models import RECURRENT_LAYERS, SequenceModel
+from .seeds import Online, SeedRun, _train_one, train_seeds
 from .tasks import AGREEMENT_VOCAB, adding_accuracy, adding_problem, agreement_task
-from .training import seed_everything, train_online
 
 TEST_SEED = 1234  # held-out sequences come from their own generator, not the training stream
 
@@ -28,11 +29,109 @@ class RunResult:
     accuracy: float  # adding: fraction within 0.04; agreement: fraction of labels right
     test_loss: float  # adding: MSE; agreement: cross-entropy
     batch_size: int
+    seed: int | None = None
+    batch_accuracy: list[float] = field(default_factory=list)  # agreement: each batch, scored before learning
+    reached: int | None = None  # with a target: the step it was reached (None: not within the steps)
 
     @property
     def sequences_seen(self) -> int:
         """Training sequences used, the unit Hochreiter & Schmidhuber (1997) report."""
         return len(self.losses) * self.batch_size
+
+
+def _adding_sample(length: int, dtype: torch.dtype) -> Callable[[int, torch.Generator], tuple[Tensor, Tensor]]:
+    def sample(n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        x, y = adding_problem(n, length, generator)
+        return x.to(dtype), y.to(dtype)  # no copy when the dtype is already right
+
+    return sample
+
+
+def _agreement_sample(distractors: int, dtype: torch.dtype) -> Callable[[int, torch.Generator], tuple[Tensor, Tensor]]:
+    def sample(n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        ids, labels = agreement_task(n, distractors, generator)
+        return AGREEMENT_VOCAB.one_hot(ids).to(dtype), labels
+
+    return sample
+
+
+def _adding_result(run: SeedRun, length: int, n_test: int, batch_size: int) -> RunResult:
+    dtype = next(run.model.parameters()).dtype
+    x, y = _adding_sample(length, dtype)(n_test, torch.Generator().manual_seed(TEST_SEED))
+    with torch.no_grad():
+        prediction = run.model(x)
+    mse = nn.functional.mse_loss(prediction, y).item()
+    return RunResult(run.model, run.losses, adding_accuracy(prediction, y), mse, batch_size, run.seed,
+                     run.batch_accuracy, run.reached)  # fmt: skip
+
+
+def _agreement_result(run: SeedRun, distractors: int, n_test: int, batch_size: int) -> RunResult:
+    dtype = next(run.model.parameters()).dtype
+    x, y = _agreement_sample(distractors, dtype)(n_test, torch.Generator().manual_seed(TEST_SEED))
+    with torch.no_grad():
+        logits = run.model(x)
+    accuracy = (logits.argmax(-1) == y).float().mean().item()
+    test_loss = nn.functional.cross_entropy(logits, y).item()
+    return RunResult(run.model, run.losses, accuracy, test_loss, batch_size, run.seed, run.batch_accuracy, run.reached)
+
+
+def _builder(cell: str, n_in: int, hidden_size: int, n_out: int, dtype: torch.dtype | None,
+             build: Callable[[], SequenceModel] | None) -> Callable[[], SequenceModel]:  # fmt: skip
+    if build is not None:
+        return build
+    if not isinstance(cell, str) or cell not in RECURRENT_LAYERS:
+        raise ValueError(f"cell must be one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
+    return lambda: SequenceModel(n_in, hidden_size, n_out, cell).to(dtype or torch.get_default_dtype())
+
+
+def run_adding_seeds(
+    cell: str,
+    length: int,
+    steps: int,
+    seeds: Iterable[int],
+    hidden_size: int = 32,
+    batch_size: int = 64,
+    lr: float = 0.01,
+    clip_norm: float | None = None,
+    n_test: int = 1000,
+    dtype: torch.dtype | None = None,
+    build: Callable[[], SequenceModel] | None = None,
+    method: str = "auto",
+) -> list[RunResult]:
+    """``run_adding`` once per seed, all trained by ``helpers.seeds.train_seeds``; one result per seed.
+
+    ``dtype`` (default: torch's default dtype) is the sequences' and the network's: a fresh
+    network is converted with ``.to(dtype)``, as ``.double()`` does. ``build`` replaces the
+    network (called right after ``seed_everything(seed)``; it must return that dtype).
+    """
+    builder = _builder(cell, 2, hidden_size, 1, dtype, build)
+    sample = _adding_sample(length, dtype or torch.get_default_dtype())
+    task = Online(sample, steps, batch_size, lr, "mse", clip_norm)
+    return [_adding_result(run, length, n_test, batch_size) for run in train_seeds(builder, task, seeds, method)]
+
+
+def run_agreement_seeds(
+    cell: str,
+    distractors: int,
+    steps: int,
+    seeds: Iterable[int],
+    hidden_size: int = 32,
+    batch_size: int = 64,
+    lr: float = 0.01,
+    clip_norm: float | None = None,
+    n_test: int = 1000,
+    dtype: torch.dtype | None = None,
+    build: Callable[[], SequenceModel] | None = None,
+    target: float | None = None,
+    window: int = 10,
+    method: str = "auto",
+) -> list[RunResult]:
+    """``run_agreement`` once per seed (see ``run_adding_seeds``). With ``target``, a run stops
+    once its last ``window`` batches, each scored before learning from it, averaged ``target``."""
+    builder = _builder(cell, len(AGREEMENT_VOCAB), hidden_size, 2, dtype, build)
+    sample = _agreement_sample(distractors, dtype or torch.get_default_dtype())
+    task = Online(sample, steps, batch_size, lr, "cross_entropy", clip_norm, target=target, window=window)
+    return [_agreement_result(run, distractors, n_test, batch_size) for run in train_seeds(builder, task, seeds, method)]
 
 
 def run_adding(
@@ -54,17 +153,11 @@ def run_adding(
     random state, so several such runs may train at once in threads.
     """
     if model is None:
-        seed_everything(seed)
-        model = SequenceModel(2, hidden_size, 1, cell)
-    losses = train_online(
-        model, lambda n, g: adding_problem(n, length, g), steps, batch_size, lr,
-        nn.functional.mse_loss, clip_norm, seed,
-    )  # fmt: skip
-    x, y = adding_problem(n_test, length, torch.Generator().manual_seed(TEST_SEED))
-    with torch.no_grad():
-        prediction = model(x)
-    mse = nn.functional.mse_loss(prediction, y).item()
-    return RunResult(model, losses, adding_accuracy(prediction, y), mse, batch_size)
+        return run_adding_seeds(cell, length, steps, [seed], hidden_size, batch_size, lr, clip_norm, n_test,
+                                method="serial")[0]  # fmt: skip
+    dtype = next(model.parameters()).dtype
+    task = Online(_adding_sample(length, dtype), steps, batch_size, lr, "mse", clip_norm)
+    return _adding_result(_train_one(model, task, seed, None), length, n_test, batch_size)
 
 
 def run_agreement(
@@ -85,19 +178,8 @@ def run_agreement(
     global random state.
     """
     if model is None:
-        seed_everything(seed)
-        model = SequenceModel(len(AGREEMENT_VOCAB), hidden_size, 2, cell)
-
-    def sample(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        ids, labels = agreement_task(n, distractors, generator)
-        return AGREEMENT_VOCAB.one_hot(ids), labels
-
-    losses = train_online(
-        model, sample, steps, batch_size, lr, nn.functional.cross_entropy, clip_norm, seed
-    )
-    x, y = sample(n_test, torch.Generator().manual_seed(TEST_SEED))
-    with torch.no_grad():
-        logits = model(x)
-    accuracy = (logits.argmax(-1) == y).float().mean().item()
-    test_loss = nn.functional.cross_entropy(logits, y).item()
-    return RunResult(model, losses, accuracy, test_loss, batch_size)
+        return run_agreement_seeds(cell, distractors, steps, [seed], hidden_size, batch_size, lr, clip_norm, n_test,
+                                   method="serial")[0]  # fmt: skip
+    dtype = next(model.parameters()).dtype
+    task = Online(_agreement_sample(distractors, dtype), steps, batch_size, lr, "cross_entropy", clip_norm)
+    return _agreement_result(_train_one(model, task, seed, None), distractors, n_test, batch_size)

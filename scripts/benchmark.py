@@ -1,11 +1,13 @@
 """Measure the book against its budgets and print a table (also written as Markdown).
 
-    python scripts/benchmark.py [--markdown PATH]
+    python scripts/benchmark.py [--markdown PATH] [--seeds-only]
 
 For every chapter: the wall time of executing it top to bottom in a fresh kernel and the
 kernel's peak memory (resident set size). Then the whole book, the HTML build without
 execution, and the overhead of `helpers.fit` against a bare PyTorch loop. Rows over budget
-are marked. Notebooks are executed in a temporary copy; nothing in the repository changes.
+are marked. Then every multi-seed experiment the book runs, trained by `helpers.seeds` with
+the method `auto` picks and one after another on one core (`--seeds-only`: just these), and
+the time of one training step per cell type for each method (what `helpers.seeds.AUTO` rests on). Notebooks are executed in a temporary copy; nothing in the repository changes.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER_BUDGET_S = 30.0
-BOOK_BUDGET_S = 120.0
+CHAPTER_BUDGET_S = 45.0
+BOOK_BUDGET_S = 240.0
 MEMORY_BUDGET_MB = 1536.0
 BUILD_BUDGET_S = 60.0
 OVERHEAD_BUDGET = 1.1
@@ -96,10 +98,192 @@ def fit_overhead(repeats: int = 5) -> float:
     return statistics.median(ratios)
 
 
+def _timed(job) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = job()
+    return time.perf_counter() - start, result
+
+
+def seed_experiments() -> dict[str, tuple[dict, str]]:
+    """The book's multi-seed experiments, with the chapters' settings: {row: (experiments, note)}."""
+    import torch
+
+    from helpers import (
+        AGREEMENT_VOCAB, SEED_SENTENCES, CharText, Fit, Online, SequenceModel, Vocab, adding_problem,
+        agreement_task, next_word_tensors,
+    )  # fmt: skip
+
+    def adding(length, dtype):
+        return lambda n, g: tuple(t.to(dtype) for t in adding_problem(n, length, g))
+
+    def agreement(gap, dtype):
+        def sample(n, g):
+            ids, labels = agreement_task(n, gap, g)
+            return AGREEMENT_VOCAB.one_hot(ids).to(dtype), labels
+
+        return sample
+
+    f64, seeds10 = torch.float64, list(range(10))
+    q = torch.linalg.qr(torch.randn(32, 32, generator=torch.Generator().manual_seed(1), dtype=f64))[0]
+
+    def exploding():
+        model = SequenceModel(2, 32, 1, "rnn").to(f64)
+        with torch.no_grad():
+            model.rnn.weight_hh_l0.copy_(2.0 * q)
+        return model
+
+    def seq(n_in, hidden, n_out, cell, dtype=f64, forget_bias=0.0):
+        def build():
+            model = SequenceModel(n_in, hidden, n_out, cell).to(dtype)
+            if forget_bias:
+                with torch.no_grad():
+                    model.rnn.bias_ih_l0[hidden : 2 * hidden] += forget_bias
+            return model
+
+        return build
+
+    vocab = Vocab.build(SEED_SENTENCES, unk=None)
+    order = Vocab(["love", "you", "cat", "coffee", "milk", "dog", "like", "i", "hate"], unk=None)
+
+    def transposed(v):
+        inputs, targets = next_word_tensors(SEED_SENTENCES, v)
+        return v.one_hot(inputs).transpose(1, 2).to(f64), targets  # (6, 9, 2): the seed's bug
+
+    small = {}
+    for size in (128, 32):
+        data = lambda seed, size=size: agreement(10, f64)(size, torch.Generator().manual_seed(100 + seed))  # noqa: E731
+        for cell in ("lstm", "gru"):
+            small[f"{cell} N={size}"] = (seq(len(AGREEMENT_VOCAB), 32, 2, cell), Fit(data, 60 // -(-size // 32), 0.01,
+                                         batch_size=32), seeds10)  # fmt: skip
+    agree = lambda **kw: Online(agreement(20, f64), 150, 32, 0.01, "cross_entropy", target=0.95, window=10, **kw)  # noqa: E731
+    text = None
+    try:
+        from helpers.charlm import CharLM, CharVocab, load_shakespeare, split_text
+
+        train_text = split_text(load_shakespeare())[0]
+        char_vocab = CharVocab.from_text(load_shakespeare())
+        text = char_vocab.encode(train_text)
+    except (FileNotFoundError, ValueError):
+        pass
+    rows = {
+        "ch3 clipping, SGD, 10 seeds x 2 settings (T=20, 150 steps, f64)": (
+            {name: (exploding, Online(adding(20, f64), 150, 64, 0.05, "mse", clip, "sgd", record_updates=True), seeds10)
+             for name, clip in [("no clipping", float("inf")), ("clip at 1", 1.0)]}, ""),
+        "ch3 adding sweep, RNN, T=2,5,10,50, 10 seeds each (800 steps, f64)": (
+            {t: (seq(2, 32, 1, "rnn"), Online(adding(t, f64), 800), seeds10) for t in (2, 5, 10, 50)}, ""),
+        "ch3 agreement sweep, RNN, 7 gaps 0-50, 10 seeds each (200 steps, f64)": (
+            {d: (seq(len(AGREEMENT_VOCAB), 32, 2, "rnn"), Online(agreement(d, f64), 200, loss="cross_entropy"), seeds10)
+             for d in (0, 5, 10, 15, 20, 30, 50)}, ""),
+        "ch4 transposition lesson, LSTM, 20 seeds x 2 orders (500 epochs, f64)": (
+            {name: (seq(2, 5, 9, "lstm"), Fit(transposed(v), 500), list(range(20))) for name, v in
+             [("ours", vocab), ("set()", order)]}, ""),
+        "ch4 adding T=100: LSTM seeds 0,1 (1750 steps), RNN seed 0 (150 steps), f32": (
+            {"lstm": (seq(2, 32, 1, "lstm", torch.float32), Online(adding(100, torch.float32), 1750), [0, 1]),
+             "rnn": (seq(2, 32, 1, "rnn", torch.float32), Online(adding(100, torch.float32), 150), [0])}, ""),
+        "ch5 agreement gap 20, 10 seeds x RNN, LSTM, LSTM f+1, GRU (to 95%, <=150 steps, f64)": (
+            {"rnn": (seq(22, 32, 2, "rnn"), agree(), seeds10), "lstm": (seq(22, 32, 2, "lstm"), agree(), seeds10),
+             "lstm f+1": (seq(22, 32, 2, "lstm", forget_bias=1.0), agree(), seeds10),
+             "gru": (seq(22, 32, 2, "gru"), agree(), seeds10)}, ""),
+        "ch5 small data, LSTM and GRU, N=128 and 32, 10 seeds each (60 updates, f64)": (small, ""),
+    }
+    if text is not None:
+        task = CharText(text, 300, 32, 64, 2e-2, 2e-3, 1.0)
+        rows["ch6 three short char-LM runs, RNN, LSTM, GRU 1x128 (300 steps, f32)"] = (
+            {cell: (lambda c=cell: CharLM(len(char_vocab), c, hidden_size=128, embedding_size=32), task, [0])
+             for cell in ("rnn", "lstm", "gru")}, "")  # fmt: skip
+    return rows
+
+
+def seed_rows() -> list[tuple[str, str, str, str, str]]:
+    """(experiment, method auto chose, seconds by it, seconds one after another, ratio)."""
+    import torch
+
+    from helpers import seed_everything, train_experiments
+    from helpers.seeds import _choose
+
+    rows = []
+    for what, (experiments, _) in seed_experiments().items():
+        chosen = []
+        for name, (build, task, seeds) in experiments.items():
+            seed_everything(seeds[0])
+            chosen.append(_choose("auto", [build()], task, name))
+        auto_s, _ = _timed(lambda: train_experiments(experiments, "auto"))
+        serial_s, _ = _timed(lambda: train_experiments(experiments, "serial"))
+        rows.append((what, "/".join(sorted(set(chosen))), f"{auto_s:.1f} s", f"{serial_s:.1f} s", f"{serial_s / auto_s:.1f}x"))
+        print("  ".join(rows[-1]), flush=True)
+    torch.set_num_threads(1)
+    return rows
+
+
+def cell_rows(steps: int = 10) -> list[tuple[str, ...]]:
+    """Training steps of 10 seeds per size, cell type and dtype: processor time per step of one
+    after another and of the stack, both on one core (what helpers.seeds.AUTO rests on)."""
+    import torch
+
+    from helpers import AGREEMENT_VOCAB, SEED_SENTENCES, Fit, NextWordModel, Online, SequenceModel, Vocab
+    from helpers import adding_problem, agreement_task, next_word_tensors, train_seeds
+
+    vocab = Vocab.build(SEED_SENTENCES, unk=None)
+    words = next_word_tensors(SEED_SENTENCES, vocab)
+
+    def cpu(job) -> float:
+        start = time.process_time()
+        job()
+        return time.process_time() - start
+
+    rows = []
+    sizes = ("adding T=100, 32 units, B=64", "agreement T=21, 32 units, B=32", "six sentences, 5 units, B=6")
+    for size, cell, dtype in [(s, c, d) for s in sizes for c in ("rnn", "lstm", "gru") for d in (torch.float32, torch.float64)]:
+        if size.startswith("adding"):
+            build = lambda c=cell, d=dtype: SequenceModel(2, 32, 1, c).to(d)  # noqa: E731
+            sample = lambda n, g, d=dtype: tuple(t.to(d) for t in adding_problem(n, 100, g))  # noqa: E731
+            task, n = Online(sample, steps), steps
+        elif size.startswith("agreement"):
+            build = lambda c=cell, d=dtype: SequenceModel(len(AGREEMENT_VOCAB), 32, 2, c).to(d)  # noqa: E731
+
+            def sample(n, g, d=dtype):
+                ids, labels = agreement_task(n, 20, g)
+                return AGREEMENT_VOCAB.one_hot(ids).to(d), labels
+
+            task, n = Online(sample, 2 * steps, 32, loss="cross_entropy"), 2 * steps
+        else:
+            build = lambda c=cell, d=dtype: NextWordModel(len(vocab), 5, c).to(d)  # noqa: E731
+            task, n = Fit(words, 20 * steps), 20 * steps
+        ms = {}
+        for method in ("serial", "stacked"):
+            train_seeds(build, task, [0, 1], method, workers=1)  # warm up
+            ms[method] = 1000 * min(cpu(lambda: train_seeds(build, task, range(10), method, workers=1)) for _ in range(2)) / n
+        rows.append((size, cell, str(dtype).replace("torch.", ""), f"{ms['serial']:.1f}", f"{ms['stacked']:.1f}",
+                     f"{ms['serial'] / ms['stacked']:.1f}x"))  # fmt: skip
+        print("  ".join(rows[-1]), flush=True)
+    return rows
+
+
+def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> tuple[list[str], list[str]]:
+    """The rows as aligned text and as Markdown."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    text = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in [header, *rows]]
+    markdown = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return text, markdown + ["| " + " | ".join(row) + " |" for row in rows]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", type=Path, default=ROOT / "_build" / "benchmark.md")
+    parser.add_argument("--seeds-only", action="store_true", help="only the multi-seed rows, no chapters")
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+
+    seeds_text, seeds_md = format_table(("multi-seed experiment", "auto", "auto time", "one after another", "speed-up"), seed_rows())
+    cells_text, cells_md = format_table(("one step of 10 seeds, one core", "cell", "dtype", "one after another, ms",
+                                         "stacked, ms", "stacked speed-up"), cell_rows())  # fmt: skip
+    extra_text = ["", *seeds_text, "", *cells_text]
+    extra_md = ["", *seeds_md, "", *cells_md]
+    if args.seeds_only:
+        print("\n".join(extra_text))
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text("\n".join(extra_md[1:]) + "\n")
+        return 0
 
     rows: list[tuple[str, str, str, str, bool]] = []  # what, measured, memory, budget, over
     total = 0.0
@@ -120,10 +304,11 @@ def main() -> int:
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+    print("\n".join(extra_text))
     args.markdown.parent.mkdir(parents=True, exist_ok=True)
     lines = ["| " + " | ".join(header[:4]) + " | status |", "|" + " --- |" * 5]
     lines += ["| " + " | ".join(row) + " |" for row in table[1:]]
-    args.markdown.write_text("\n".join(lines) + "\n")
+    args.markdown.write_text("\n".join(lines + extra_md) + "\n")
     print(f"Markdown table written to {args.markdown.relative_to(ROOT) if args.markdown.is_relative_to(ROOT) else args.markdown}")
     return 1 if any(over for *_, over in rows) else 0
 

@@ -1,0 +1,390 @@
+"""Train many seeds of one experiment: one call, one result per seed.
+
+    runs = train_seeds(lambda: SequenceModel(2, 32, 1, "rnn"), Online(sample, steps=800), seeds=range(10))
+
+Every run keeps exactly what it would have alone: the weights drawn by ``build()`` right
+after ``seed_everything(seed)`` (all networks are built first, one after another, since
+seeding is global), its own stream of batches (``torch.Generator().manual_seed(seed)``, as
+``train_online`` and ``train_charlm`` use), its own optimiser state, its own gradient
+clipping (by its own gradient norm) and its own stopping rule. Three ways to get there:
+
+- ``"serial"``: one run after another, the reference;
+- ``"threads"``: the same per-run loop (PyTorch's fused ``nn.RNN``/``nn.LSTM``/``nn.GRU``),
+  one run per thread on ``workers`` cores; results are identical to ``"serial"``, bit for bit;
+- ``"stacked"``: the S networks' weights stacked along a leading seed axis and trained as
+  one batched computation (``torch.baddbmm`` over seeds; the recurrences and their
+  backpropagation through time written out here in torch.nn's gate order; torch.optim's Adam
+  or SGD, elementwise, over one row of weights per seed; each seed clipped by its own
+  gradient norm; a seed that stops leaves the stack with its optimiser state); equal to
+  ``"serial"`` to rounding, since batched products sum in another order.
+  For ``SequenceModel`` and ``NextWordModel`` with one layer (the stacked computation is
+  ``helpers.stacked``); ``CharText`` runs in threads.
+
+``"auto"`` picks by ``AUTO_LARGE`` and ``LARGE_STEP``, measured on the book's 2-core machine
+(see there).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from numbers import Integral
+
+import torch
+from torch import Tensor, nn
+
+from . import stacked
+from .models import NextWordModel, SequenceModel
+from .training import seed_everything
+
+Build = Callable[[], nn.Module]
+Sampler = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
+Data = tuple[Tensor, Tensor] | Callable[[int], tuple[Tensor, Tensor]]
+METHODS = ("auto", "stacked", "threads", "serial")
+LOSSES = ("mse", "cross_entropy")
+OPTIMIZERS = ("adam", "sgd")
+
+# What "auto" picks. Measured with scripts/benchmark.py on the book's 2-core machine (torch 2.13
+# CPU; processor time, since other jobs shared the machine): one training step of 10 seeds,
+# one after another against stacked, both on one core, in milliseconds for all 10 seeds:
+#
+#   task, size                      cell   float32 serial/stacked    float64 serial/stacked
+#   adding T=100, 32 units, B=64    rnn      69 / 21   (3.4x)          92 / 55   (1.7x)
+#                                   lstm     76 / 113  (0.7x)         310 / 352  (0.9x)
+#                                   gru     234 / 99   (2.4x)         274 / 256  (1.1x)
+#   agreement T=21, 32 units, B=32  rnn      20 / 4.7  (4.2x)          26 / 10   (2.5x)
+#                                   lstm     25 / 13   (1.8x)          67 / 32   (2.1x)
+#                                   gru      55 / 19   (3.0x)          53 / 23   (2.3x)
+#   six sentences, 5 units, B=6     all     6-8 / 0.6-1.3 (6-11x, every cell and dtype)
+#
+# Threads of the fused kernels gain at most 2x on two cores, so a stack must beat one after
+# another on one core by about that much. It does for the RNN at every size and for every
+# cell on small steps; on large steps (time x batch x hidden units >= LARGE_STEP, the adding
+# problem at T=100) the LSTM (float32: the fused oneDNN kernel) and the float64 GRU do not,
+# and train in threads.
+LARGE_STEP = 100_000
+AUTO_LARGE: dict[tuple[str, torch.dtype], str] = {
+    ("rnn", torch.float32): "stacked",
+    ("rnn", torch.float64): "stacked",
+    ("gru", torch.float32): "stacked",
+    ("gru", torch.float64): "threads",
+    ("lstm", torch.float32): "threads",
+    ("lstm", torch.float64): "threads",
+}
+
+
+# --- what to train ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Online:
+    """``train_online``'s protocol: a fresh batch ``sample(batch_size, generator)`` every step.
+
+    ``clip_norm`` rescales a run's gradient whose norm exceeds it (``math.inf``: measure the
+    norm through ``clip_grad_norm_`` and never clip). With ``target``, a run stops once its
+    last ``window`` batch accuracies (each batch scored before learning from it, so
+    classification only) average at least ``target``. A run whose loss is not finite stops
+    before that step's update (its weights stay the last finite ones).
+    ``record_updates`` keeps the size of every update, ``||theta_after - theta_before||``.
+    """
+
+    sample: Sampler
+    steps: int
+    batch_size: int = 64
+    lr: float = 0.01
+    loss: str = "mse"
+    clip_norm: float | None = None
+    optimizer: str = "adam"
+    target: float | None = None
+    window: int = 10
+    record_updates: bool = False
+
+    def __post_init__(self) -> None:
+        _check_positive(steps=self.steps, batch_size=self.batch_size, window=self.window)
+        _check_choice("loss", self.loss, LOSSES)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if self.target is not None and self.loss != "cross_entropy":
+            raise ValueError("target stops on batch accuracy, so it needs loss='cross_entropy'")
+
+
+@dataclass(frozen=True)
+class Fit:
+    """``fit``'s protocol: Adam over a fixed data set for ``epochs`` epochs.
+
+    ``data`` is ``(inputs, targets)``, shared by every seed, or ``data(seed)`` giving each seed
+    its own. ``batch_size=None`` trains on the whole set at once; otherwise each epoch visits
+    it in a random order drawn, as ``fit`` draws it, from the global random state that building
+    the network left behind (each run gets its own copy of that state).
+    """
+
+    data: Data
+    epochs: int
+    lr: float = 0.01
+    loss: str = "cross_entropy"
+    batch_size: int | None = None
+    clip_norm: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_positive(epochs=self.epochs)
+        if self.batch_size is not None:
+            _check_positive(batch_size=self.batch_size)
+        _check_choice("loss", self.loss, LOSSES)
+
+
+@dataclass(frozen=True)
+class CharText:
+    """``charlm.train_charlm``'s protocol (truncated BPTT on one text); its arguments."""
+
+    train_ids: Tensor
+    steps: int
+    batch_size: int = 32
+    seq_len: int = 128
+    lr: float = 3e-3
+    final_lr: float | None = None
+    clip_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_positive(steps=self.steps, batch_size=self.batch_size, seq_len=self.seq_len)
+
+
+Task = Online | Fit | CharText
+
+
+@dataclass
+class SeedRun:
+    """One seed's trained network and what happened at every step."""
+
+    seed: int
+    model: nn.Module
+    losses: list[float] = field(default_factory=list)  # every step (Fit: every epoch's mean)
+    grad_norms: list[float] = field(default_factory=list)  # Online: before clipping
+    updates: list[float] = field(default_factory=list)  # Online with record_updates
+    batch_accuracy: list[float] = field(default_factory=list)  # Online, cross_entropy
+    reached: int | None = None  # Online with target: the step it was reached
+
+
+# --- the API -------------------------------------------------------------------------------
+
+
+def train_seeds(build: Build, task: Task, seeds: Iterable[int], method: str = "auto", workers: int = 2) -> list[SeedRun]:
+    """Train ``build()``'s network once per seed on ``task``; one ``SeedRun`` per seed, in order."""
+    return train_experiments({None: (build, task, seeds)}, method, workers)[None]
+
+
+def train_experiments(
+    experiments: Mapping[Hashable, tuple[Build, Task, Iterable[int]]], method: str = "auto", workers: int = 2
+) -> dict[Hashable, list[SeedRun]]:
+    """Several experiments ``{name: (build, task, seeds)}`` sharing the cores; ``{name: runs}``.
+
+    Every network is built first, in order; then the work (one stack per experiment, or one
+    job per run) is spread over ``workers`` threads.
+    """
+    _check_choice("method", method, METHODS)
+    _check_positive(workers=workers)
+    if not isinstance(experiments, Mapping) or not experiments:
+        raise ValueError("experiments must be a non-empty mapping {name: (build, task, seeds)}")
+    jobs: list[Callable[[], list[SeedRun]]] = []
+    slots: list[tuple[Hashable, list[int]]] = []  # which experiment and seeds each job fills
+    for name, spec in experiments.items():
+        if not (isinstance(spec, tuple) and len(spec) == 3):
+            raise TypeError(f"{_where(name)}expected (build, task, seeds), got {spec!r}")
+        build, task, seeds = spec
+        seeds = _check_seeds(seeds, name)
+        if isinstance(build, nn.Module) or not callable(build):
+            raise TypeError(f"{_where(name)}build must be a function returning a network "
+                            f"(such as lambda: SequenceModel(...)), got {type(build).__name__}")
+        if not isinstance(task, (Online, Fit, CharText)):
+            raise TypeError(f"{_where(name)}task must be Online, Fit or CharText, got {type(task).__name__}")
+        models, rng_states = [], []
+        for seed in seeds:  # one after another: seeding is global
+            seed_everything(seed)
+            models.append(build())
+            rng_states.append(torch.get_rng_state())  # where fit's shuffling would go on from
+        chosen = _choose(method, models, task, name)
+        if chosen == "stacked":  # one stack per experiment: splitting it over the cores measured no faster
+            jobs.append(partial(_train_stacked, models, task, seeds, rng_states))
+            slots.append((name, seeds))
+        else:
+            for model, seed, state in zip(models, seeds, rng_states):
+                jobs.append(partial(_train_alone, model, task, seed, state))
+                slots.append((name, [seed]))
+    if method == "serial" or workers == 1 or len(jobs) == 1:
+        done = [job() for job in jobs]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            done = [future.result() for future in [pool.submit(job) for job in jobs]]
+    results: dict[Hashable, dict[int, SeedRun]] = {name: {} for name in experiments}
+    for (name, _), runs in zip(slots, done):
+        results[name].update({run.seed: run for run in runs})
+    return {name: [results[name][seed] for seed in _check_seeds(spec[2], name)] for name, spec in experiments.items()}
+
+
+# --- checks --------------------------------------------------------------------------------
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+            raise ValueError(f"{name} must be an integer of at least 1, got {value!r}")
+
+
+def _check_choice(name: str, value: object, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def _where(name: Hashable) -> str:
+    return "" if name is None else f"experiment {name!r}: "
+
+
+def _check_seeds(seeds: Iterable[int], name: Hashable = None) -> list[int]:
+    where = _where(name)
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise TypeError(f"{where}seeds must be a list of integers, got {seeds!r}")
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError(f"{where}no seeds given")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, Integral):
+            raise TypeError(f"{where}every seed must be an integer, got {type(seed).__name__}: {seed!r}")
+    repeated = sorted({int(s) for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ValueError(f"{where}seeds must differ; repeated: {repeated}")
+    return [int(s) for s in seeds]
+
+
+def _stackable(model: nn.Module) -> str | None:
+    """Why ``model`` cannot be stacked, or None if it can."""
+    if type(model) not in (SequenceModel, NextWordModel):
+        return f"{type(model).__name__} (stacked supports SequenceModel and NextWordModel)"
+    rnn = model.rnn
+    if rnn.num_layers != 1 or rnn.bidirectional or not rnn.bias or not rnn.batch_first or rnn.proj_size:
+        return "a recurrent layer other than one unidirectional layer with biases"
+    if isinstance(rnn, nn.RNN) and rnn.nonlinearity != "tanh":
+        return "nn.RNN with ReLU"
+    return None
+
+
+def _signature(model: nn.Module) -> list[tuple[str, tuple[int, ...], torch.dtype]]:
+    return [(n, tuple(p.shape), p.dtype) for n, p in model.named_parameters()]
+
+
+def _choose(method: str, models: list[nn.Module], task: Task, name: Hashable) -> str:
+    first = _signature(models[0])
+    for model in models[1:]:
+        if type(model) is not type(models[0]) or _signature(model) != first:
+            raise ValueError(f"{_where(name)}build() gave networks of different shapes or dtypes "
+                             f"({type(models[0]).__name__} {first} vs {type(model).__name__} {_signature(model)})")
+    if isinstance(task, CharText) and getattr(models[0], "dropout", 0.0) and method != "serial":
+        raise ValueError(f"{_where(name)}dropout draws from the global random state, so only "
+                         "method='serial' keeps each run as it is alone")
+    why_not = "CharLM (stacked supports SequenceModel and NextWordModel)" if isinstance(task, CharText) else _stackable(models[0])
+    if method == "stacked" and why_not:
+        raise ValueError(f"{_where(name)}cannot stack {why_not}; use method='threads'")
+    if method != "auto":
+        return method
+    if why_not:
+        return "threads"
+    return _auto(models[0], task)
+
+
+def _auto(model: nn.Module, task: Online | Fit) -> str:
+    """By AUTO_LARGE for large steps; stacked otherwise (see the table above)."""
+    if isinstance(task, Online):
+        x, _ = task.sample(task.batch_size, torch.Generator().manual_seed(0))  # a look at one batch's shape
+        batch, time = x.shape[:2]
+    else:
+        x = (task.data(0) if callable(task.data) else task.data)[0]
+        batch, time = task.batch_size or len(x), x.shape[1]
+    if batch * time * model.rnn.hidden_size < LARGE_STEP:
+        return "stacked"
+    cell = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}[type(model.rnn)]
+    return AUTO_LARGE.get((cell, next(model.parameters()).dtype), "threads")
+
+
+# --- one run: the reference loop ---------------------------------------------------------------
+
+
+def _loss_fn(name: str) -> Callable[[Tensor, Tensor], Tensor]:
+    return nn.functional.mse_loss if name == "mse" else nn.functional.cross_entropy
+
+
+def _train_alone(model: nn.Module, task: Task, seed: int, rng_state: Tensor) -> list[SeedRun]:
+    return [_train_one(model, task, seed, rng_state)]
+
+
+def _train_one(model: nn.Module, task: Task, seed: int, rng_state: Tensor) -> SeedRun:
+    run = SeedRun(seed, model)
+    if isinstance(task, CharText):
+        from .charlm import train_charlm
+
+        run.losses = train_charlm(model, task.train_ids, task.steps, task.batch_size, task.seq_len, task.lr,
+                                  task.final_lr, task.clip_norm, seed)  # fmt: skip
+        return run
+    loss_fn = _loss_fn(task.loss)
+    params = list(model.parameters())
+    model.train()
+    if isinstance(task, Fit):  # helpers.fit's loop, its shuffling from its own copy of the global state
+        inputs, targets = task.data(seed) if callable(task.data) else task.data
+        generator = torch.Generator()
+        generator.set_state(rng_state)
+        optimizer = torch.optim.Adam(params, lr=task.lr)
+        for _ in range(task.epochs):
+            if task.batch_size is None:
+                batches = [(inputs, targets)]
+            else:
+                order = torch.randperm(len(inputs), generator=generator).split(task.batch_size)
+                batches = [(inputs[idx], targets[idx]) for idx in order]
+            total = 0.0
+            for batch_inputs, batch_targets in batches:
+                loss = loss_fn(model(batch_inputs), batch_targets)
+                optimizer.zero_grad()
+                loss.backward()
+                if task.clip_norm is not None:
+                    nn.utils.clip_grad_norm_(params, task.clip_norm)
+                optimizer.step()
+                total += loss.item() * len(batch_targets)
+            run.losses.append(total / len(inputs))
+        model.eval()
+        return run
+    generator = torch.Generator().manual_seed(seed)  # train_online's stream of batches
+    optimizer = (torch.optim.Adam if task.optimizer == "adam" else torch.optim.SGD)(params, lr=task.lr)
+    for step in range(1, task.steps + 1):
+        inputs, targets = task.sample(task.batch_size, generator)
+        output = model(inputs)
+        loss = loss_fn(output, targets)
+        if not torch.isfinite(loss):
+            break
+        if task.loss == "cross_entropy":
+            run.batch_accuracy.append((output.argmax(-1) == targets).float().mean().item())
+        optimizer.zero_grad()
+        loss.backward()
+        if task.clip_norm is None:
+            norm = nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+        else:
+            norm = nn.utils.clip_grad_norm_(params, task.clip_norm)  # the norm before clipping
+        before = torch.cat([p.detach().flatten() for p in params]) if task.record_updates else None
+        optimizer.step()
+        run.losses.append(loss.item())
+        run.grad_norms.append(norm.item())
+        if before is not None:
+            run.updates.append((torch.cat([p.detach().flatten() for p in params]) - before).norm().item())
+        if task.target is not None and step >= task.window and statistics.mean(run.batch_accuracy[-task.window :]) >= task.target:
+            run.reached = step
+            break
+    model.eval()
+    return run
+
+
+
+
+def _train_stacked(models: list[nn.Module], task: Task, seeds: list[int], rng_states: list[Tensor]) -> list[SeedRun]:
+    """All seeds of one experiment as one stacked computation (``helpers.stacked``)."""
+    runs = [SeedRun(seed, model) for seed, model in zip(seeds, models)]
+    if isinstance(task, Fit):
+        return stacked.fit(models, task, runs, rng_states)
+    return stacked.train_online(models, task, runs)

@@ -1,0 +1,252 @@
+"""helpers.seeds: many seeds trained together equal the same seeds trained one by one."""
+
+import math
+
+import pytest
+import torch
+
+from helpers import (
+    AGREEMENT_VOCAB,
+    SEED_SENTENCES,
+    CharText,
+    Fit,
+    NextWordModel,
+    Online,
+    SequenceModel,
+    Vocab,
+    adding_problem,
+    agreement_task,
+    fit,
+    next_word_tensors,
+    run_adding,
+    run_adding_seeds,
+    run_agreement_seeds,
+    seed_everything,
+    train_experiments,
+    train_seeds,
+)
+
+CELLS = ["rnn", "lstm", "gru"]
+# Stacked runs multiply with batched kernels, which sum in another order than the fused
+# ones, so they agree with the serial runs to rounding, not bit for bit. In float64 one
+# rounding is 1.1e-16 relative; measured after 50 steps the gap is at most about 1e-14
+# (a few roundings per step, hardly amplified in runs this short). 1e-9 leaves room for
+# other CPUs' kernels while still catching any real difference (a wrong gate order, a
+# missed clip, a shared Adam state), which shows at 1e-3 or more within a step or two.
+RTOL = 1e-9
+
+
+def adding64(n, generator):
+    x, y = adding_problem(n, 8, generator)
+    return x.double(), y.double()
+
+
+def agreement64(n, generator):
+    ids, labels = agreement_task(n, 4, generator)
+    return AGREEMENT_VOCAB.one_hot(ids).double(), labels
+
+
+def f64(values):
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def weights(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def assert_close_runs(runs, reference):
+    assert [r.seed for r in runs] == [r.seed for r in reference]
+    for run, ref in zip(runs, reference):
+        assert len(run.losses) == len(ref.losses) and run.reached == ref.reached
+        torch.testing.assert_close(f64(run.losses), f64(ref.losses), rtol=RTOL, atol=0)
+        torch.testing.assert_close(f64(run.grad_norms), f64(ref.grad_norms), rtol=RTOL, atol=0)
+        torch.testing.assert_close(weights(run.model), weights(ref.model), rtol=RTOL, atol=1e-12)
+
+
+def assert_same_runs(runs, reference):
+    for run, ref in zip(runs, reference):
+        assert run.losses == ref.losses and run.grad_norms == ref.grad_norms and run.reached == ref.reached
+        assert torch.equal(weights(run.model), weights(ref.model))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_online_runs_together_equal_runs_one_by_one(cell):
+    build = lambda: SequenceModel(2, 8, 1, cell).double()  # noqa: E731
+    task = Online(adding64, steps=50, batch_size=16, lr=0.02, clip_norm=0.5)  # clipping is active
+    serial = train_seeds(build, task, [0, 1, 2], method="serial")
+    assert any(norm > 0.5 for run in serial for norm in run.grad_norms)
+    assert len({tuple(r.losses) for r in serial}) == 3  # the seeds really differ
+    assert_same_runs(train_seeds(build, task, [0, 1, 2], method="threads"), serial)
+    assert_close_runs(train_seeds(build, task, [0, 1, 2], method="stacked"), serial)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("embedding", [None, 4])
+def test_fit_runs_together_equal_helpers_fit(cell, embedding):
+    vocab = Vocab.build(SEED_SENTENCES, unk=None)
+    inputs, targets = next_word_tensors(SEED_SENTENCES, vocab)
+    build = lambda: NextWordModel(len(vocab), 5, cell, embedding).double()  # noqa: E731
+    task = Fit((inputs, targets), epochs=25, batch_size=4)  # shuffled: 50 steps
+    alone = []
+    for seed in (0, 1, 2):
+        seed_everything(seed)
+        model = build()
+        alone.append((fit(model, inputs, targets, epochs=25, batch_size=4), model))
+    serial = train_seeds(build, task, [0, 1, 2], method="serial")
+    for run, (losses, model) in zip(serial, alone):  # fit's own loop, shuffling included
+        assert run.losses == losses and torch.equal(weights(run.model), weights(model))
+    for run, (losses, model) in zip(train_seeds(build, task, [0, 1, 2], method="stacked"), alone):
+        torch.testing.assert_close(f64(run.losses), f64(losses), rtol=RTOL, atol=0)
+        torch.testing.assert_close(weights(run.model), weights(model), rtol=RTOL, atol=1e-12)
+
+
+def test_fit_with_data_per_seed_and_the_full_batch():
+    def data(seed):
+        x, y = agreement64(16, torch.Generator().manual_seed(100 + seed))
+        return x, y
+
+    build = lambda: SequenceModel(len(AGREEMENT_VOCAB), 6, 2, "gru").double()  # noqa: E731
+    for batch_size in (None, 8):
+        task = Fit(data, epochs=30, batch_size=batch_size, clip_norm=0.1)
+        serial = train_seeds(build, task, [0, 1], method="serial")
+        stacked = train_seeds(build, task, [0, 1], method="stacked")
+        for run, ref in zip(stacked, serial):
+            torch.testing.assert_close(f64(run.losses), f64(ref.losses), rtol=RTOL, atol=0)
+            torch.testing.assert_close(weights(run.model), weights(ref.model), rtol=RTOL, atol=1e-12)
+
+
+def test_sgd_with_recorded_updates_and_a_norm_measured_but_never_clipped():
+    build = lambda: SequenceModel(2, 8, 1, "rnn").double()  # noqa: E731
+    task = Online(adding64, steps=50, batch_size=16, lr=0.05, optimizer="sgd", clip_norm=math.inf, record_updates=True)
+    serial = train_seeds(build, task, [0, 1], method="serial")
+    stacked = train_seeds(build, task, [0, 1], method="stacked")
+    assert_close_runs(stacked, serial)
+    for run, ref in zip(stacked, serial):
+        assert len(ref.updates) == 50
+        torch.testing.assert_close(f64(run.updates), f64(ref.updates), rtol=RTOL, atol=0)
+        torch.testing.assert_close(f64(ref.updates), 0.05 * f64(ref.grad_norms), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("method", ["stacked", "threads"])
+def test_a_run_does_not_depend_on_the_seeds_beside_it(method):
+    build = lambda: SequenceModel(2, 8, 1, "lstm").double()  # noqa: E731
+    task = Online(adding64, steps=50, batch_size=16, clip_norm=1.0)
+    with_three = train_seeds(build, task, [0, 1, 2], method=method)[2]
+    with_two = train_seeds(build, task, [2, 5], method=method)[0]
+    assert with_three.seed == with_two.seed == 2
+    torch.testing.assert_close(f64(with_three.losses), f64(with_two.losses), rtol=RTOL, atol=0)
+    torch.testing.assert_close(weights(with_three.model), weights(with_two.model), rtol=RTOL, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_run_that_reaches_its_target_stops_while_the_others_go_on(cell):
+    build = lambda: SequenceModel(len(AGREEMENT_VOCAB), 8, 2, cell).double()  # noqa: E731
+    task = Online(agreement64, steps=120, batch_size=16, lr=0.02, loss="cross_entropy", target=0.9, window=5)
+    seeds = [0, 1, 2, 3]
+    serial = train_seeds(build, task, seeds, method="serial")
+    reached = [run.reached for run in serial]
+    assert len({r for r in reached}) > 1 and any(r is not None for r in reached)  # they stop at different steps
+    stacked = train_seeds(build, task, seeds, method="stacked")
+    assert_close_runs(stacked, serial)
+    for run in stacked:
+        if run.reached is not None:
+            assert len(run.losses) == len(run.batch_accuracy) == run.reached
+            assert sum(run.batch_accuracy[-5:]) / 5 >= 0.9 > sum(run.batch_accuracy[-6:-1]) / 5
+    # a stopped run's weights are those after its last step: the same run without a target, cut there
+    first = min((r for r in reached if r is not None))
+    stopped = next(run for run in stacked if run.reached == first)
+    cut = train_seeds(build, Online(agreement64, first, 16, 0.02, "cross_entropy"), [stopped.seed], "stacked")[0]
+    torch.testing.assert_close(weights(stopped.model), weights(cut.model), rtol=RTOL, atol=1e-12)
+
+
+def test_a_run_whose_loss_overflows_stops_before_its_update():
+    def exploding():
+        model = SequenceModel(2, 8, 1, "rnn").double()
+        with torch.no_grad():
+            model.rnn.weight_hh_l0.mul_(6.0)  # SGD with a big step soon overflows
+        return model
+
+    task = Online(adding64, steps=60, batch_size=16, lr=50.0, optimizer="sgd")
+    serial = train_seeds(exploding, task, [0, 1, 2], method="serial")
+    assert any(len(run.losses) < 60 for run in serial)
+    stacked = train_seeds(exploding, task, [0, 1, 2], method="stacked")
+    for run, ref in zip(stacked, serial):
+        assert len(run.losses) == len(ref.losses)
+        assert torch.isfinite(weights(run.model)).all() == torch.isfinite(weights(ref.model)).all()
+
+
+def test_the_protocol_wrappers_give_what_the_single_runs_give():
+    runs = run_adding_seeds("gru", 6, 20, [0, 1], hidden_size=8, clip_norm=1.0, method="threads")
+    for seed, run in zip((0, 1), runs):
+        alone = run_adding("gru", 6, 20, hidden_size=8, clip_norm=1.0, seed=seed)
+        assert run.seed == seed and run.losses == alone.losses and run.accuracy == alone.accuracy
+    stacked = run_agreement_seeds("lstm", 3, 60, [0, 1], hidden_size=8, batch_size=16, dtype=torch.float64,
+                                  target=0.95, window=5, method="stacked")  # fmt: skip
+    serial = run_agreement_seeds("lstm", 3, 60, [0, 1], hidden_size=8, batch_size=16, dtype=torch.float64,
+                                 target=0.95, window=5, method="serial")  # fmt: skip
+    for run, ref in zip(stacked, serial):
+        assert run.reached == ref.reached and abs(run.accuracy - ref.accuracy) < 1e-12
+        assert next(run.model.parameters()).dtype == torch.float64
+
+
+def test_several_experiments_share_the_cores():
+    task = Online(adding64, steps=10, batch_size=8)
+    experiments = {cell: (lambda c=cell: SequenceModel(2, 4, 1, c).double(), task, [0, 1]) for cell in CELLS}
+    together = train_experiments(experiments, method="auto")
+    for cell in CELLS:
+        alone = train_seeds(experiments[cell][0], task, [0, 1], method="serial")
+        assert_close_runs(together[cell], alone)
+
+
+def test_character_models_train_in_threads_as_alone():
+    from helpers.charlm import CharLM
+
+    ids = torch.randint(0, 10, (600,), generator=torch.Generator().manual_seed(0))
+    task = CharText(ids, steps=6, batch_size=2, seq_len=16, lr=1e-2, final_lr=1e-3)
+    build = lambda: CharLM(10, "gru", hidden_size=8, embedding_size=4)  # noqa: E731
+    assert_same_runs(train_seeds(build, task, [0, 1, 2], method="threads"), train_seeds(build, task, [0, 1, 2], "serial"))
+    with pytest.raises(ValueError, match="cannot stack CharLM"):
+        train_seeds(build, task, [0, 1], method="stacked")
+
+
+def test_bad_arguments_are_named():
+    build = lambda: SequenceModel(2, 4, 1, "rnn")  # noqa: E731
+    task = Online(lambda n, g: adding_problem(n, 4, g), steps=2, batch_size=4)
+    with pytest.raises(ValueError, match="no seeds given"):
+        train_seeds(build, task, [])
+    with pytest.raises(ValueError, match=r"repeated: \[1\]"):
+        train_seeds(build, task, [0, 1, 1])
+    with pytest.raises(TypeError, match="every seed must be an integer, got float: 1.5"):
+        train_seeds(build, task, [0, 1.5])
+    with pytest.raises(TypeError, match="every seed must be an integer, got bool"):
+        train_seeds(build, task, [True])
+    with pytest.raises(TypeError, match="seeds must be a list of integers"):
+        train_seeds(build, task, 3)
+    with pytest.raises(ValueError, match="method must be one of 'auto', 'stacked', 'threads', 'serial', got 'fast'"):
+        train_seeds(build, task, [0], method="fast")
+    with pytest.raises(ValueError, match="cell must be one of"):
+        run_adding_seeds("lstmm", 4, 2, [0])
+    with pytest.raises(ValueError, match="loss must be one of 'mse', 'cross_entropy', got 'l1'"):
+        Online(task.sample, steps=2, loss="l1")
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        Online(task.sample, steps=2, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="steps must be an integer of at least 1, got 0"):
+        Online(task.sample, steps=0)
+    with pytest.raises(ValueError, match="target stops on batch accuracy"):
+        Online(task.sample, steps=2, target=0.9)
+    with pytest.raises(TypeError, match="task must be Online, Fit or CharText, got dict"):
+        train_seeds(build, {"steps": 2}, [0])
+    with pytest.raises(TypeError, match="build must be a function"):
+        train_seeds(SequenceModel(2, 4), task, [0])
+    sizes = iter([4, 4, 5])
+    with pytest.raises(ValueError, match="networks of different shapes or dtypes"):
+        train_seeds(lambda: SequenceModel(2, next(sizes), 1, "rnn"), task, [0, 1, 2])
+    with pytest.raises(ValueError, match="cannot stack .*ReLU"):
+        relu = lambda: SequenceModel(2, 4, 1, "rnn")  # noqa: E731
+
+        def relu_build():
+            model = relu()
+            model.rnn = torch.nn.RNN(2, 4, batch_first=True, nonlinearity="relu")
+            return model
+
+        train_seeds(relu_build, task, [0, 1], method="stacked")

@@ -175,7 +175,7 @@ def sequence_loss(logits: Tensor, tgt_out: Tensor) -> Tensor:
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=PAD)
 
 
-def train_seeds(
+def train_together(
     models: Sequence[EncoderDecoder],
     batch: Callable[[int], tuple[Tensor, Tensor, Tensor]],
     steps: int,

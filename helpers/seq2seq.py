@@ -187,7 +187,8 @@ def train_together(
     from its own generator. The weights of all models are stacked along a new first
     dimension and ``torch.func.vmap`` runs the same forward pass on all of them at once; the
     loss summed over models has, for each model's weights, exactly that model's gradient, and
-    Adam updates each weight on its own, so every model trains as it would alone. Returns
+    Adam updates each weight on its own, so every model trains as it would alone (to
+    rounding: a batched product may sum in another order; the tests compare). Returns
     each model's training loss at every step; the trained weights are copied back.
     """
     base = models[0]

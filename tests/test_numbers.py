@@ -114,3 +114,42 @@ def test_greedy_decode_matches_teacher_forced_scores_on_its_own_output(attention
         logits = model(src[[row]], tgt_in)
         chosen = logits.argmax(-1)[0].tolist()
         assert chosen[: len(out)] == out
+
+
+def _tiny(seed, attention):
+    torch.manual_seed(seed)
+    return EncoderDecoder(9, 8, hidden=6, embed=4, attention=attention).double()
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_training_together_equals_training_alone(attention):
+    from helpers.seq2seq import sequence_loss, train_together
+
+    generator = torch.Generator().manual_seed(0)
+    batches = [[(torch.randint(3, 9, (4, 5), generator=generator),) for _ in range(3)] for _ in range(2)]
+    batches = [[(src, *teacher_forcing_pair(torch.randint(3, 8, (4, 3), generator=generator))) for (src,) in run] for run in batches]
+    together = [_tiny(seed, attention) for seed in (0, 1)]
+    calls = {0: iter(batches[0]), 1: iter(batches[1])}
+    train_together(together, lambda k: next(calls[k]), steps=3, lr=0.01)
+    for k, seed in enumerate((0, 1)):
+        alone = _tiny(seed, attention)
+        optimizer = torch.optim.Adam(alone.parameters(), lr=0.01)
+        for src, tgt_in, tgt_out in batches[k]:
+            optimizer.zero_grad()
+            sequence_loss(alone(src, tgt_in), tgt_out).backward()
+            optimizer.step()
+        for (name, a), b in zip(alone.named_parameters(), together[k].parameters()):
+            assert torch.allclose(a, b, atol=1e-12), name
+
+
+def test_beam_of_width_one_is_greedy():
+    from helpers.decoding import beam_search
+    from helpers.seq2seq import step_function
+
+    model = _tiny(2, True)
+    src = torch.tensor([[3, 4, 5, 6]])
+    greedy_ids, _ = greedy_decode(model, src, max_len=6)
+    step, first, hidden = step_function(model, src)
+    best = beam_search(step, first, hidden, 1, max_steps=6, end=END)[0]
+    tokens = list(best.tokens)
+    assert (tokens[:-1] if best.finished else tokens) == greedy_ids[0]

@@ -169,11 +169,13 @@ def seed_experiments() -> dict[str, tuple[dict, str]]:
         "ch3 clipping, SGD, 10 seeds x 2 settings (T=20, 150 steps, f64)": (
             {name: (exploding, Online(adding(20, f64), 150, 64, 0.05, "mse", clip, "sgd", record_updates=True), seeds10)
              for name, clip in [("no clipping", float("inf")), ("clip at 1", 1.0)]}, ""),
-        "ch3 adding sweep, RNN, T=2,5,10,50, 10 seeds each (800 steps, f64)": (
-            {t: (seq(2, 32, 1, "rnn"), Online(adding(t, f64), 800), seeds10) for t in (2, 5, 10, 50)}, ""),
-        "ch3 agreement sweep, RNN, 7 gaps 0-50, 10 seeds each (200 steps, f64)": (
-            {d: (seq(len(AGREEMENT_VOCAB), 32, 2, "rnn"), Online(agreement(d, f64), 200, loss="cross_entropy"), seeds10)
-             for d in (0, 5, 10, 15, 20, 30, 50)}, ""),
+        "ch3 adding sweep, RNN, T=2,5,10,20,50, 10 seeds each (800 steps, f32)": (
+            {t: (seq(2, 32, 1, "rnn", torch.float32), Online(adding(t, torch.float32), 800), seeds10)
+             for t in (2, 5, 10, 20, 50)}, ""),
+        "ch3 agreement sweep, RNN, 6 gaps 5-50, 10 seeds each (to 99%, <=200 steps, f32)": (
+            {d: (seq(len(AGREEMENT_VOCAB), 32, 2, "rnn", torch.float32),
+                 Online(agreement(d, torch.float32), 200, loss="cross_entropy", target=0.99, window=10), seeds10)
+             for d in (5, 10, 20, 30, 40, 50)}, ""),
         "ch4 transposition lesson, LSTM, 20 seeds x 2 orders (500 epochs, f64)": (
             {name: (seq(2, 5, 9, "lstm"), Fit(transposed(v), 500), list(range(20))) for name, v in
              [("ours", vocab), ("set()", order)]}, ""),

@@ -273,14 +273,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", type=Path, default=ROOT / "_build" / "benchmark.md")
     parser.add_argument("--seeds-only", action="store_true", help="only the multi-seed rows, no chapters")
+    parser.add_argument("--chapters-only", action="store_true", help="only the chapters and the build, no multi-seed rows")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
 
-    seeds_text, seeds_md = format_table(("multi-seed experiment", "auto", "auto time", "one after another", "speed-up"), seed_rows())
-    cells_text, cells_md = format_table(("one step of 10 seeds, one core", "cell", "dtype", "one after another, ms",
-                                         "stacked, ms", "stacked speed-up"), cell_rows())  # fmt: skip
-    extra_text = ["", *seeds_text, "", *cells_text]
-    extra_md = ["", *seeds_md, "", *cells_md]
+    extra_text, extra_md = [], []
+    if not args.chapters_only:
+        seeds_text, seeds_md = format_table(("multi-seed experiment", "auto", "auto time", "one after another", "speed-up"),
+                                            seed_rows())  # fmt: skip
+        cells_text, cells_md = format_table(("one step of 10 seeds, one core", "cell", "dtype", "one after another, ms",
+                                             "stacked, ms", "stacked speed-up"), cell_rows())  # fmt: skip
+        extra_text = ["", *seeds_text, "", *cells_text]
+        extra_md = ["", *seeds_md, "", *cells_md]
     if args.seeds_only:
         print("\n".join(extra_text))
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
@@ -295,6 +299,7 @@ def main() -> int:
         over = result["seconds"] > CHAPTER_BUDGET_S or result["peak_mb"] > MEMORY_BUDGET_MB
         rows.append((path.stem, f"{result['seconds']:.1f} s", f"{result['peak_mb']:.0f} MB",
                      f"<= {CHAPTER_BUDGET_S:.0f} s, <= {MEMORY_BUDGET_MB:.0f} MB", over))  # fmt: skip
+        print(f"{path.stem}: {rows[-1][1]}, {rows[-1][2]}", flush=True)
     rows.append(("whole book", f"{total:.1f} s", "", f"<= {BOOK_BUDGET_S:.0f} s", total > BOOK_BUDGET_S))
     build = time_build()
     rows.append(("HTML build (no execution)", f"{build:.1f} s", "", f"<= {BUILD_BUDGET_S:.0f} s", build > BUILD_BUDGET_S))

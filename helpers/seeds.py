@@ -188,6 +188,8 @@ def train_experiments(
     if not isinstance(experiments, Mapping) or not experiments:
         raise ValueError("experiments must be a non-empty mapping {name: (build, task, seeds)}")
     jobs: list[Callable[[], list[SeedRun]]] = []
+    costs: list[float] = []  # a rough size of each job, to start the longest first
+    stacks: list[tuple] = []  # (name, models, task, seeds, rng states) of the stacked experiments
     slots: list[tuple[Hashable, list[int]]] = []  # which experiment and seeds each job fills
     for name, spec in experiments.items():
         if not (isinstance(spec, tuple) and len(spec) == 3):
@@ -206,17 +208,24 @@ def train_experiments(
             rng_states.append(torch.get_rng_state())  # where fit's shuffling would go on from
         chosen = _choose(method, models, task, name)
         if chosen == "stacked":  # one stack per experiment: splitting it over the cores measured no faster
-            jobs.append(partial(_train_stacked, models, task, seeds, rng_states))
-            slots.append((name, seeds))
+            stacks.append((name, models, task, seeds, rng_states))
         else:
             for model, seed, state in zip(models, seeds, rng_states):
                 jobs.append(partial(_train_alone, model, task, seed, state))
                 slots.append((name, [seed]))
+                costs.append(_cost(task))
+    for name, models, task, seeds, rng_states in stacks:
+        jobs.append(partial(_train_stacked, models, task, seeds, rng_states))
+        slots.append((name, seeds))
+        costs.append(_cost(task) * len(seeds))
     if method == "serial" or workers == 1 or len(jobs) == 1:
         done = [job() for job in jobs]
     else:
+        # the longest jobs first, so that no core is left waiting on one long job at the end
+        order = sorted(range(len(jobs)), key=lambda i: -costs[i])
         with ThreadPoolExecutor(workers) as pool:
-            done = [future.result() for future in [pool.submit(job) for job in jobs]]
+            futures = {i: pool.submit(jobs[i]) for i in order}
+            done = [futures[i].result() for i in range(len(jobs))]
     results: dict[Hashable, dict[int, SeedRun]] = {name: {} for name in experiments}
     for (name, _), runs in zip(slots, done):
         results[name].update({run.seed: run for run in runs})
@@ -224,6 +233,15 @@ def train_experiments(
 
 
 # --- checks --------------------------------------------------------------------------------
+
+
+def _cost(task: Task) -> float:
+    """Steps times sequence length: what one run of ``task`` costs, roughly."""
+    if isinstance(task, Online):
+        return task.steps * task.sample(2, torch.Generator().manual_seed(0))[0].shape[1]
+    if isinstance(task, CharText):
+        return task.steps * task.seq_len
+    return task.epochs
 
 
 def _check_positive(**values: int) -> None:

@@ -1,6 +1,8 @@
 """Rounding noise for PyTorch: every rounded floating-point result of a torch operation is
-multiplied by ``1 + e * u``, with ``u`` uniform in [-1, 1] and ``e`` one unit in the last
-place of 1 in the tensor's dtype (2**-52 for float64, 2**-23 for float32).
+multiplied by ``1 + e * u``, with ``u`` in [-1, 1) and ``e`` one unit in the last place of 1
+in the tensor's dtype (2**-52 for float64, 2**-23 for float32). ``u`` is a hash of the value's
+bits and the noise seed, spread evenly over [-1, 1): as on a real CPU, the same computation
+done twice gives the same bits, and another seed stands for another CPU.
 
 This is Monte Carlo arithmetic (Parker 1997; the idea behind Verificarlo, CADNA and verrou)
 at the level of torch operations. Another CPU rounds some sums differently, by about that

@@ -38,6 +38,7 @@ import argparse
 import json
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -106,14 +107,9 @@ def show_difference(stored: list[str], fresh: list[str]) -> None:
 def run(path: Path, settings: dict[str, str]) -> tuple[nbformat.NotebookNode, str]:
     """Execute ``path`` with ``settings`` added to the environment; return the notebook and,
     under rounding noise, a line on what the noise reached."""
-    native = dict(os.environ)
     noise = "ROUNDING_NOISE_SEED" in settings
-    os.environ.update(settings)
-    try:
-        nb = run_notebook(path, before=NOISE_BEFORE if noise else "", after=NOISE_AFTER if noise else "")
-    finally:
-        os.environ.clear()
-        os.environ.update(native)
+    nb = run_notebook(path, before=NOISE_BEFORE if noise else "", after=NOISE_AFTER if noise else "",
+                      env={**os.environ, **settings})  # fmt: skip
     if not noise:
         return nb, ""
     reached = json.loads(nb.metadata.pop("after_outputs")[0]["text"])
@@ -121,23 +117,27 @@ def run(path: Path, settings: dict[str, str]) -> tuple[nbformat.NotebookNode, st
     return nb, f"  noise reached {sum(reached['threads'].values())} results of {len(reached['operations'])} operations; by thread: {threads}"
 
 
-def main(paths: list[str], runs: dict[str, dict[str, str]] | None = None) -> int:
+def main(paths: list[str], runs: dict[str, dict[str, str]] | None = None, workers: int = 2) -> int:
+    """Run every notebook under every run, ``workers`` kernels at a time (under noise a kernel
+    keeps about one core busy: the noise runs in Python, under its lock); report in order."""
     runs = runs or {name: BACKENDS[name] for name in DEFAULT_RUNS}
     notebooks = [Path(p) for p in paths] or sorted((ROOT / "chapters").glob("*.ipynb"))
     failures = 0
-    for path in notebooks:
-        stored = text_outputs(nbformat.read(path, as_version=4))
-        for name, settings in runs.items():
-            nb, reach = run(path, settings)
-            fresh = text_outputs(nb)
-            diffs = [i for i, (a, b) in enumerate(zip(stored, fresh, strict=True)) if a != b]
-            print(f"{path.name}, {name}: {'same as stored' if not diffs else f'DIFFERS in code cells {diffs}'}")
-            if reach:
-                print(reach)
-            for i in diffs:
-                print(f"  code cell {i}:")
-                show_difference(stored[i], fresh[i])
-            failures += bool(diffs)
+    with ThreadPoolExecutor(workers) as pool:
+        started = {(path, name): pool.submit(run, path, settings) for path in notebooks for name, settings in runs.items()}
+        for path in notebooks:
+            stored = text_outputs(nbformat.read(path, as_version=4))
+            for name in runs:
+                nb, reach = started[path, name].result()
+                fresh = text_outputs(nb)
+                diffs = [i for i, (a, b) in enumerate(zip(stored, fresh, strict=True)) if a != b]
+                print(f"{path.name}, {name}: {'same as stored' if not diffs else f'DIFFERS in code cells {diffs}'}", flush=True)
+                if reach:
+                    print(reach)
+                for i in diffs:
+                    print(f"  code cell {i}:")
+                    show_difference(stored[i], fresh[i])
+                failures += bool(diffs)
     total = len(notebooks) * len(runs)
     print(f"{total - failures} passed, {failures} failed")
     return 1 if failures else 0

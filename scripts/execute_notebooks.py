@@ -19,12 +19,15 @@ from nbclient import NotebookClient
 FIXED_ENV = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def run_notebook(path: Path, timeout: int = 600, before: str = "", after: str = "") -> nbformat.NotebookNode:
+def run_notebook(
+    path: Path, timeout: int = 600, before: str = "", after: str = "", env: dict[str, str] | None = None
+) -> nbformat.NotebookNode:
     """Execute a notebook top to bottom in a fresh kernel; return it with its new outputs.
 
     ``before`` and ``after`` are code run in the same kernel before the first cell and after
     the last; their cells are not in the notebook returned (``after``'s is in
-    ``nb.metadata["after_outputs"]``)."""
+    ``nb.metadata["after_outputs"]``). ``env`` is the kernel's environment (default: this
+    process's)."""
     nb = nbformat.read(path, as_version=4)
     if before:
         nb.cells.insert(0, nbformat.v4.new_code_cell(before))
@@ -37,7 +40,7 @@ def run_notebook(path: Path, timeout: int = 600, before: str = "", after: str = 
         record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    client.execute()
+    client.execute(**({"env": env} if env is not None else {}))
     if after:
         nb.metadata["after_outputs"] = nb.cells.pop().outputs
     if before:

@@ -12,38 +12,38 @@ clipping (by its own gradient norm) and its own stopping rule. Three ways to get
 - ``"threads"``: the same per-run loop (PyTorch's fused ``nn.RNN``/``nn.LSTM``/``nn.GRU``),
   one run per thread on ``workers`` cores; results are identical to ``"serial"``, bit for bit;
 - ``"stacked"``: the S networks' weights stacked along a leading seed axis and trained as
-  one batched computation (``torch.baddbmm`` over seeds; the recurrences and their
-  backpropagation through time written out here in torch.nn's gate order; torch.optim's Adam
-  or SGD, elementwise, over one row of weights per seed; each seed clipped by its own
-  gradient norm; a seed that stops leaves the stack with its optimiser state); equal to
-  ``"serial"`` to rounding, since batched products sum in another order.
-  For ``SequenceModel`` and ``NextWordModel`` with one layer (the stacked computation is
-  ``helpers.stacked``); ``CharText`` runs in threads.
+  one batched computation (``helpers.stacked``: the book's recurrences written out over the
+  seed axis, a network's own ``stacked_forward``, or ``torch.func.vmap`` over its forward);
+  Adam or SGD elementwise over one row of weights per seed; each seed clipped by its own
+  gradient norm; a seed that stops leaves the stack with its optimiser state. Equal to
+  ``"serial"`` to rounding, since batched products sum in another order. ``CharText`` runs
+  in threads.
 
-``"auto"`` picks by ``AUTO_LARGE`` and ``LARGE_STEP``, measured on the book's 2-core machine
-(see there).
+``"auto"`` stacks what can be stacked, except where ``AUTO_LARGE`` and ``LARGE_STEP``
+(measured on the book's 2-core machine, see there) say threads of fused kernels are faster.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from numbers import Integral
 
 import torch
 from torch import Tensor, nn
+from torch.func import vmap
 
 from . import stacked
+from .checks import check_choice, check_positive, check_seeds
 from .models import NextWordModel, SequenceModel
 from .training import seed_everything
 
 Build = Callable[[], nn.Module]
 Sampler = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
 Data = tuple[Tensor, Tensor] | Callable[[int], tuple[Tensor, Tensor]]
+Loss = str | Callable[[Tensor, Tensor], Tensor]
 METHODS = ("auto", "stacked", "threads", "serial")
 LOSSES = ("mse", "cross_entropy")
 OPTIMIZERS = ("adam", "sgd")
@@ -84,7 +84,10 @@ AUTO_LARGE: dict[tuple[str, torch.dtype], str] = {
 class Online:
     """``train_online``'s protocol: a fresh batch ``sample(batch_size, generator)`` every step.
 
-    ``clip_norm`` rescales a run's gradient whose norm exceeds it (``math.inf``: measure the
+    ``sample`` returns ``(inputs, targets)``; ``inputs`` may be a tuple of tensors, passed to
+    the network as its arguments. ``loss`` is "mse", "cross_entropy", or a function
+    ``loss(output, targets)`` giving the batch's mean loss (such as a cross-entropy that skips
+    padding). ``clip_norm`` rescales a run's gradient whose norm exceeds it (``math.inf``: measure the
     norm through ``clip_grad_norm_`` and never clip). With ``target``, a run stops once its
     last ``window`` batch accuracies (each batch scored before learning from it, so
     classification only) average at least ``target``. A run whose loss is not finite stops
@@ -96,7 +99,7 @@ class Online:
     steps: int
     batch_size: int = 64
     lr: float = 0.01
-    loss: str = "mse"
+    loss: Loss = "mse"
     clip_norm: float | None = None
     optimizer: str = "adam"
     target: float | None = None
@@ -104,9 +107,10 @@ class Online:
     record_updates: bool = False
 
     def __post_init__(self) -> None:
-        _check_positive(steps=self.steps, batch_size=self.batch_size, window=self.window)
-        _check_choice("loss", self.loss, LOSSES)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_positive(steps=self.steps, batch_size=self.batch_size, window=self.window)
+        if not callable(self.loss):
+            check_choice("loss", self.loss, LOSSES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.target is not None and self.loss != "cross_entropy":
             raise ValueError("target stops on batch accuracy, so it needs loss='cross_entropy'")
 
@@ -129,10 +133,10 @@ class Fit:
     clip_norm: float | None = None
 
     def __post_init__(self) -> None:
-        _check_positive(epochs=self.epochs)
+        check_positive(epochs=self.epochs)
         if self.batch_size is not None:
-            _check_positive(batch_size=self.batch_size)
-        _check_choice("loss", self.loss, LOSSES)
+            check_positive(batch_size=self.batch_size)
+        check_choice("loss", self.loss, LOSSES)
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,7 @@ class CharText:
     clip_norm: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_positive(steps=self.steps, batch_size=self.batch_size, seq_len=self.seq_len)
+        check_positive(steps=self.steps, batch_size=self.batch_size, seq_len=self.seq_len)
 
 
 Task = Online | Fit | CharText
@@ -183,19 +187,20 @@ def train_experiments(
     Every network is built first, in order; then the work (one stack per experiment, or one
     job per run) is spread over ``workers`` threads.
     """
-    _check_choice("method", method, METHODS)
-    _check_positive(workers=workers)
+    check_choice("method", method, METHODS)
+    check_positive(workers=workers)
     if not isinstance(experiments, Mapping) or not experiments:
         raise ValueError("experiments must be a non-empty mapping {name: (build, task, seeds)}")
     jobs: list[Callable[[], list[SeedRun]]] = []
     costs: list[float] = []  # a rough size of each job, to start the longest first
     stacks: list[tuple] = []  # (name, models, task, seeds, rng states) of the stacked experiments
     slots: list[tuple[Hashable, list[int]]] = []  # which experiment and seeds each job fills
+    checked: dict[Hashable, list[int]] = {}  # each experiment's seeds, as a list
     for name, spec in experiments.items():
         if not (isinstance(spec, tuple) and len(spec) == 3):
             raise TypeError(f"{_where(name)}expected (build, task, seeds), got {spec!r}")
         build, task, seeds = spec
-        seeds = _check_seeds(seeds, name)
+        seeds = checked[name] = check_seeds(seeds, _where(name))
         if isinstance(build, nn.Module) or not callable(build):
             raise TypeError(f"{_where(name)}build must be a function returning a network "
                             f"(such as lambda: SequenceModel(...)), got {type(build).__name__}")
@@ -229,56 +234,50 @@ def train_experiments(
     results: dict[Hashable, dict[int, SeedRun]] = {name: {} for name in experiments}
     for (name, _), runs in zip(slots, done):
         results[name].update({run.seed: run for run in runs})
-    return {name: [results[name][seed] for seed in _check_seeds(spec[2], name)] for name, spec in experiments.items()}
+    return {name: [results[name][seed] for seed in checked[name]] for name in experiments}
 
 
-# --- checks --------------------------------------------------------------------------------
+# --- choosing the method --------------------------------------------------------------------------------
 
 
 def _cost(task: Task) -> float:
     """Steps times sequence length: what one run of ``task`` costs, roughly."""
     if isinstance(task, Online):
-        return task.steps * task.sample(2, torch.Generator().manual_seed(0))[0].shape[1]
+        return task.steps * _first(task.sample(2, torch.Generator().manual_seed(0))[0]).shape[1]
     if isinstance(task, CharText):
         return task.steps * task.seq_len
     return task.epochs
-
-
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-            raise ValueError(f"{name} must be an integer of at least 1, got {value!r}")
-
-
-def _check_choice(name: str, value: object, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
 def _where(name: Hashable) -> str:
     return "" if name is None else f"experiment {name!r}: "
 
 
-def _check_seeds(seeds: Iterable[int], name: Hashable = None) -> list[int]:
-    where = _where(name)
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
-        raise TypeError(f"{where}seeds must be a list of integers, got {seeds!r}")
-    seeds = list(seeds)
-    if not seeds:
-        raise ValueError(f"{where}no seeds given")
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, Integral):
-            raise TypeError(f"{where}every seed must be an integer, got {type(seed).__name__}: {seed!r}")
-    repeated = sorted({int(s) for s in seeds if seeds.count(s) > 1})
-    if repeated:
-        raise ValueError(f"{where}seeds must differ; repeated: {repeated}")
-    return [int(s) for s in seeds]
+def _first(inputs: stacked.Inputs) -> Tensor:
+    return inputs[0] if isinstance(inputs, tuple) else inputs
 
 
-def _stackable(model: nn.Module) -> str | None:
+def _one_batch(task: Online | Fit) -> stacked.Inputs:
+    if isinstance(task, Online):
+        return task.sample(task.batch_size, torch.Generator().manual_seed(0))[0]
+    return (task.data(0) if callable(task.data) else task.data)[0]
+
+
+def _stackable(model: nn.Module, task: Task) -> str | None:
     """Why ``model`` cannot be stacked, or None if it can."""
+    if isinstance(task, CharText):
+        return "CharLM (its truncated BPTT runs in threads)"
+    if hasattr(type(model), "stacked_forward"):
+        return None
     if type(model) not in (SequenceModel, NextWordModel):
-        return f"{type(model).__name__} (stacked supports SequenceModel and NextWordModel)"
+        try:  # torch.func.vmap runs the forward pass over a seed axis, if it can batch every operation
+            inputs = _one_batch(task)
+            inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+            with torch.no_grad():
+                vmap(lambda *one: model(*one))(*(x[None, :1] for x in inputs))
+        except RuntimeError as error:  # such as "Batching rule not implemented for aten::lstm"
+            return f"{type(model).__name__}: torch.func.vmap cannot batch its forward pass ({str(error).splitlines()[0]})"
+        return None
     rnn = model.rnn
     if rnn.num_layers != 1 or rnn.bidirectional or not rnn.bias or not rnn.batch_first or rnn.proj_size:
         return "a recurrent layer other than one unidirectional layer with biases"
@@ -300,7 +299,7 @@ def _choose(method: str, models: list[nn.Module], task: Task, name: Hashable) ->
     if isinstance(task, CharText) and getattr(models[0], "dropout", 0.0) and method != "serial":
         raise ValueError(f"{_where(name)}dropout draws from the global random state, so only "
                          "method='serial' keeps each run as it is alone")
-    why_not = "CharLM (stacked supports SequenceModel and NextWordModel)" if isinstance(task, CharText) else _stackable(models[0])
+    why_not = _stackable(models[0], task)
     if method == "stacked" and why_not:
         raise ValueError(f"{_where(name)}cannot stack {why_not}; use method='threads'")
     if method != "auto":
@@ -311,13 +310,12 @@ def _choose(method: str, models: list[nn.Module], task: Task, name: Hashable) ->
 
 
 def _auto(model: nn.Module, task: Online | Fit) -> str:
-    """By AUTO_LARGE for large steps; stacked otherwise (see the table above)."""
-    if isinstance(task, Online):
-        x, _ = task.sample(task.batch_size, torch.Generator().manual_seed(0))  # a look at one batch's shape
-        batch, time = x.shape[:2]
-    else:
-        x = (task.data(0) if callable(task.data) else task.data)[0]
-        batch, time = task.batch_size or len(x), x.shape[1]
+    """By AUTO_LARGE for the book's recurrent models on large steps; stacked otherwise (see
+    the table above)."""
+    if type(model) not in (SequenceModel, NextWordModel):
+        return "stacked"
+    x = _one_batch(task)  # a look at one batch's shape
+    batch, time = (task.batch_size if isinstance(task, Online) else task.batch_size or len(x)), x.shape[1]
     if batch * time * model.rnn.hidden_size < LARGE_STEP:
         return "stacked"
     cell = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}[type(model.rnn)]
@@ -327,8 +325,10 @@ def _auto(model: nn.Module, task: Online | Fit) -> str:
 # --- one run: the reference loop ---------------------------------------------------------------
 
 
-def _loss_fn(name: str) -> Callable[[Tensor, Tensor], Tensor]:
-    return nn.functional.mse_loss if name == "mse" else nn.functional.cross_entropy
+def _loss_fn(loss: Loss) -> Callable[[Tensor, Tensor], Tensor]:
+    if callable(loss):
+        return loss
+    return nn.functional.mse_loss if loss == "mse" else nn.functional.cross_entropy
 
 
 def _train_alone(model: nn.Module, task: Task, seed: int, rng_state: Tensor) -> list[SeedRun]:
@@ -373,7 +373,7 @@ def _train_one(model: nn.Module, task: Task, seed: int, rng_state: Tensor) -> Se
     optimizer = (torch.optim.Adam if task.optimizer == "adam" else torch.optim.SGD)(params, lr=task.lr)
     for step in range(1, task.steps + 1):
         inputs, targets = task.sample(task.batch_size, generator)
-        output = model(inputs)
+        output = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
         loss = loss_fn(output, targets)
         if not torch.isfinite(loss):
             break

@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, stack_module_state, vmap
 
 PAD, START, END = 0, 1, 2  # ids shared by both vocabularies; real tokens start at 3
 SPECIALS = ["<pad>", "<s>", "</s>"]
@@ -91,7 +90,8 @@ class EncoderDecoder(nn.Module):
     """GRU encoder, GRU decoder started from the encoder's summary, optional attention.
 
     The two GRUs are ``nn.GRU`` modules (for their weights and PyTorch's initialisation), run
-    by ``gru_layer``: a loop written out, that ``torch.func.vmap`` can batch over seeds."""
+    by ``gru_layer``: a loop written out, that ``torch.func.vmap`` can batch over seeds (how
+    ``helpers.seeds`` trains ten seeds as one)."""
 
     def __init__(self, n_in: int, n_out: int, hidden: int = 64, embed: int = 32, attention: bool = False) -> None:
         super().__init__()
@@ -173,44 +173,3 @@ def step_function(model: EncoderDecoder, src: Tensor) -> tuple[Callable[[Tensor,
 def sequence_loss(logits: Tensor, tgt_out: Tensor) -> Tensor:
     """Mean cross-entropy over the real output positions: logits (B, T, V_out), tgt_out (B, T)."""
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=PAD)
-
-
-def train_together(
-    models: Sequence[EncoderDecoder],
-    batch: Callable[[int], tuple[Tensor, Tensor, Tensor]],
-    steps: int,
-    lr: float = 0.01,
-) -> list[list[float]]:
-    """Train independent copies of one architecture together, with teacher forcing.
-
-    ``batch(k)`` returns model k's next mini-batch (src, tgt_in, tgt_out), each (B, .), drawn
-    from its own generator. The weights of all models are stacked along a new first
-    dimension and ``torch.func.vmap`` runs the same forward pass on all of them at once; the
-    loss summed over models has, for each model's weights, exactly that model's gradient, and
-    Adam updates each weight on its own, so every model trains as it would alone (to
-    rounding: a batched product may sum in another order; the tests compare). Returns
-    each model's training loss at every step; the trained weights are copied back.
-    """
-    base = models[0]
-    params, buffers = stack_module_state(list(models))  # name -> (models, *shape)
-
-    def loss_of_one(p: dict[str, Tensor], src: Tensor, tgt_in: Tensor, tgt_out: Tensor) -> Tensor:
-        return sequence_loss(functional_call(base, (p, buffers), (src, tgt_in)), tgt_out)
-
-    losses_of_all = vmap(loss_of_one)  # stacked weights and batches -> (models,) losses
-    optimizer = torch.optim.Adam(list(params.values()), lr=lr)
-    history: list[list[float]] = []
-    for _ in range(steps):
-        src, tgt_in, tgt_out = (torch.stack(parts) for parts in zip(*(batch(k) for k in range(len(models)))))
-        src = src[..., : int((src != PAD).sum(-1).max())]  # trim padding that no model needs
-        width = int((tgt_out != PAD).sum(-1).max())
-        losses = losses_of_all(params, src, tgt_in[..., :width], tgt_out[..., :width])  # (models,)
-        optimizer.zero_grad()
-        losses.sum().backward()
-        optimizer.step()
-        history.append(losses.tolist())
-    with torch.no_grad():
-        for k, model in enumerate(models):
-            for name, weight in model.named_parameters():
-                weight.copy_(params[name][k])
-    return [list(run) for run in zip(*history)]

@@ -1,10 +1,17 @@
 """Many networks of one shape trained as one: weights stacked along a leading seed axis.
 
-S networks (``SequenceModel`` or ``NextWordModel``, one recurrent layer) become one row each
-of one weight tensor; a training step is one batched computation for all S (``torch.bmm``
-and ``torch.baddbmm`` over the seed axis). The recurrences and their backpropagation through
-time are written out here, in torch.nn's gate order and with its biases, as autograd
-functions; torch.optim's Adam or SGD updates every row elementwise, each seed is clipped by
+S networks become one row each of one weight tensor; a training step is one batched
+computation for all S. How the forward pass runs over the seed axis depends on the network:
+
+- ``SequenceModel`` and ``NextWordModel`` (one recurrent layer): the recurrences and their
+  backpropagation through time are written out here, in torch.nn's gate order and with its
+  biases, as autograd functions over ``torch.bmm`` and ``torch.baddbmm``;
+- a network class with a static ``stacked_forward(params, inputs)`` (chapter 2's taggers):
+  that function, given every parameter's stack ``(S, *shape)`` and the inputs ``(S, ...)``;
+- any other network: its own ``forward``, batched over the seeds by ``torch.func.vmap``
+  (which has no batching rule for the fused ``nn.RNN``/``nn.LSTM``/``nn.GRU`` kernels).
+
+Adam or SGD (torch.optim's arithmetic) updates every row elementwise, each seed is clipped by
 its own gradient norm, and a seed that stops leaves the stack with its optimiser state.
 ``helpers.seeds`` decides when to use it; its tests check it against runs one by one.
 """
@@ -16,8 +23,11 @@ import statistics
 
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call, vmap
 
 from .models import NextWordModel, SequenceModel
+
+Inputs = Tensor | tuple[Tensor, ...]  # what a network's forward takes: one tensor, or several
 
 class Stack:
     """S networks of one shape as stacked leaf tensors, seed axis first, with their optimiser.
@@ -29,12 +39,14 @@ class Stack:
     def __init__(self, models: list[nn.Module], optimizer: str, lr: float) -> None:
         self.models = models
         first = models[0]
-        self.cell = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}[type(first.rnn)]
-        self.one_hot = isinstance(first, NextWordModel) and first.embed is None
+        self.cell = None  # which recurrence this module runs by hand, if any
+        if type(first) in (SequenceModel, NextWordModel):
+            self.cell = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}[type(first.rnn)]
+            self.one_hot = isinstance(first, NextWordModel) and first.embed is None
         self.names = [n for n, _ in first.named_parameters()]
-        hidden = first.rnn.hidden_size
         self.perm = None
         if self.cell == "lstm":  # (i, f, g, o) -> (i, f, o, g); swapping two blocks is its own inverse
+            hidden = first.rnn.hidden_size
             self.perm = torch.cat([torch.arange(2 * hidden), torch.arange(3 * hidden, 4 * hidden),
                                    torch.arange(2 * hidden, 3 * hidden)])  # fmt: skip
         self.shapes = [first.get_parameter(n).shape for n in self.names]
@@ -55,7 +67,17 @@ class Stack:
             return tensor[:, self.perm]
         return tensor
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Inputs) -> Tensor:
+        """Every seed's output on its own inputs, each with a leading seed axis (S, ...)."""
+        first = self.models[0]
+        if self.cell is None and hasattr(type(first), "stacked_forward"):
+            return type(first).stacked_forward(self.params, x)
+        if self.cell is None:
+            inputs = x if isinstance(x, tuple) else (x,)
+            return vmap(lambda p, *one: functional_call(first, p, one))(self.params, *inputs)
+        return self._recurrent(x)
+
+    def _recurrent(self, x: Tensor) -> Tensor:
         """x: (S, batch, time, input) floats, or (S, batch, time) word ids -> (S, batch[, out])."""
         p = self.params
         w_ih, w_hh, b_ih, b_hh = (p[f"rnn.{k}_l0"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
@@ -250,12 +272,23 @@ def _weight_grad(h_prev: Tensor, d_pre: Tensor) -> Tensor:
     return torch.bmm(d_pre.reshape(S, T * B, -1).transpose(1, 2), h_prev.reshape(S, T * B, H))
 
 
-def stacked_loss(name: str, output: Tensor, targets: Tensor) -> Tensor:
-    """Each seed's mean loss over its own batch: (S,)."""
-    if name == "mse":
+def stacked_loss(loss, output: Tensor, targets: Tensor) -> Tensor:
+    """Each seed's mean loss over its own batch: (S,). ``loss`` is "mse", "cross_entropy"
+    (scores of each class along the axis after the batch's, as ``cross_entropy`` reads them),
+    or a function ``loss(output, targets)`` of one seed's batch, run over the seeds by vmap."""
+    if callable(loss):
+        return vmap(loss)(output, targets)
+    if loss == "mse":
         return nn.functional.mse_loss(output, targets, reduction="none").flatten(1).mean(dim=1)
-    S, B = targets.shape[:2]
-    return nn.functional.cross_entropy(output.reshape(S * B, -1), targets.reshape(S * B), reduction="none").view(S, B).mean(dim=1)
+    per_item = nn.functional.cross_entropy(output.flatten(0, 1), targets.flatten(0, 1), reduction="none")
+    return per_item.view(len(targets), -1).mean(dim=1)
+
+
+def stack_batches(parts: list[Inputs]) -> Inputs:
+    """One batch per seed -> one batch with a leading seed axis (a tuple stays a tuple)."""
+    if isinstance(parts[0], tuple):
+        return tuple(torch.stack(column) for column in zip(*parts))
+    return torch.stack(parts)
 
 
 def train_online(models: list[nn.Module], task, runs: list) -> list:
@@ -266,7 +299,7 @@ def train_online(models: list[nn.Module], task, runs: list) -> list:
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
     for step in range(1, task.steps + 1):
         batches = [task.sample(task.batch_size, generators[i]) for i in active]
-        inputs = torch.stack([x for x, _ in batches])
+        inputs = stack_batches([x for x, _ in batches])
         targets = torch.stack([y for _, y in batches])
         output = stack.forward(inputs)
         losses = stacked_loss(task.loss, output, targets)
@@ -327,7 +360,7 @@ def fit(models: list[nn.Module], task, runs: list, rng_states: list[Tensor]) -> 
         generators.append(torch.Generator())
         generators[-1].set_state(state)
     if task.batch_size is None:
-        whole = (torch.stack([x for x, _ in data]), torch.stack([y for _, y in data]))
+        whole = (stack_batches([x for x, _ in data]), torch.stack([y for _, y in data]))
     for _ in range(task.epochs):
         if task.batch_size is None:
             batches = [whole]

@@ -91,6 +91,18 @@ class WindowTagger(nn.Module):
         h = torch.tanh(self.hidden(x.flatten(1)))  # (batch, hidden)
         return self.out(h).view(batch, 2, self.window)[:, :, :time]  # (batch, 2, time)
 
+    @staticmethod
+    def stacked_forward(p: dict[str, Tensor], ids: Tensor) -> Tensor:
+        """S taggers at once (``helpers.stacked``): weights (S, *shape), ids (S, batch, time)."""
+        seeds, batch, time = ids.shape
+        window = p["out.weight"].shape[1] // 2
+        vocab = p["hidden.weight"].shape[2] // window
+        slots = ids + vocab * torch.arange(time)  # column of (position, word) in the window's input
+        x = nn.functional.one_hot(slots, window * vocab).to(p["out.weight"].dtype).sum(2)  # (S, B, window * V)
+        h = torch.tanh(torch.baddbmm(p["hidden.bias"][:, None], x, p["hidden.weight"].transpose(1, 2)))  # (S, B, H)
+        out = torch.baddbmm(p["out.bias"][:, None], h, p["out.weight"].transpose(1, 2))
+        return out.view(seeds, batch, 2, window)[..., :time]  # (S, B, 2, time)
+
 
 class SharedTagger(nn.Module):
     """Chapter 1's shared tagger: the same small classifier applied to every word alone."""
@@ -104,6 +116,12 @@ class SharedTagger(nn.Module):
     def forward(self, ids: Tensor) -> Tensor:
         x = nn.functional.one_hot(ids, self.vocab_size).to(self.out.weight.dtype)  # (batch, time, vocab)
         return self.out(torch.tanh(self.hidden(x))).transpose(1, 2)  # (batch, 2, time)
+
+    @staticmethod
+    def stacked_forward(p: dict[str, Tensor], ids: Tensor) -> Tensor:
+        """S taggers at once (``helpers.stacked``): weights (S, *shape), ids (S, batch, time)."""
+        h = torch.tanh(_lookup(p["hidden.weight"].transpose(1, 2), ids) + p["hidden.bias"][:, None, None])
+        return _score(p, h)  # (S, B, 2, time)
 
 
 class RNNTagger(nn.Module):
@@ -129,6 +147,48 @@ class RNNTagger(nn.Module):
     def forward(self, ids: Tensor) -> Tensor:
         return self.out(self.states(ids)).transpose(1, 2)  # (batch, 2, time)
 
+    @staticmethod
+    def stacked_forward(p: dict[str, Tensor], ids: Tensor) -> Tensor:
+        """S taggers at once (``helpers.stacked``): weights (S, *shape), ids (S, batch, time);
+        the recurrence of ``nn.RNN`` written out over the seed axis, layer by layer."""
+        x = _lookup(p["embed.weight"], ids)  # (S, B, T, E)
+        layer = 0
+        while f"rnn.weight_ih_l{layer}" in p:
+            states = []
+            for suffix, reverse in [(f"l{layer}", False), (f"l{layer}_reverse", True)]:
+                if f"rnn.weight_ih_{suffix}" in p:
+                    bias = p[f"rnn.bias_ih_{suffix}"] + p[f"rnn.bias_hh_{suffix}"]
+                    xp = torch.matmul(x, p[f"rnn.weight_ih_{suffix}"].transpose(1, 2)[:, None]) + bias[:, None, None]
+                    states.append(_stacked_rnn(xp, p[f"rnn.weight_hh_{suffix}"], reverse))
+            x = torch.cat(states, dim=-1)  # (S, B, T, directions * H)
+            layer += 1
+        return _score(p, x)  # (S, B, 2, time)
+
+
+# --- the stacked pieces: every seed's weights in one row of a tensor with a leading seed axis
+
+
+def _lookup(weight: Tensor, ids: Tensor) -> Tensor:
+    """Each seed's row of ``weight`` (S, V, D) for each of its ids (S, B, T): (S, B, T, D),
+    what one-hot times W_x (or an embedding) selects."""
+    return weight[torch.arange(len(ids)).view(-1, 1, 1), ids]
+
+
+def _score(p: dict[str, Tensor], h: Tensor) -> Tensor:
+    """y_t = W_y h_t + c for every seed and step: h (S, B, T, H) -> (S, B, 2, T)."""
+    return (torch.matmul(h, p["out.weight"].transpose(1, 2)[:, None]) + p["out.bias"][:, None, None]).transpose(2, 3)
+
+
+def _stacked_rnn(xp: Tensor, w_hh: Tensor, reverse: bool) -> Tensor:
+    """tanh recurrence over seeds: xp (S, B, T, H) already holds W_x x_t + b; every state, (S, B, T, H)."""
+    h = xp.new_zeros(xp.shape[0], xp.shape[1], xp.shape[3])
+    steps = range(xp.shape[2] - 1, -1, -1) if reverse else range(xp.shape[2])
+    states = [None] * xp.shape[2]
+    for t in steps:
+        h = torch.tanh(torch.baddbmm(xp[:, :, t], h, w_hh.transpose(1, 2)))
+        states[t] = h
+    return torch.stack(states, dim=2)
+
 
 def encode(vocab, data: list[Tagged]) -> tuple[Tensor, Tensor]:
     """Ids (sentences, time) and tags (sentences, time) of sentences of one length."""
@@ -151,85 +211,3 @@ def right_tags(model: nn.Module, vocab, data: list[Tagged]) -> Tensor:
     a bool tensor (sentences, time); a word is called a name when P(name) > 0.5."""
     ids, tags = encode(vocab, data)
     return (name_probs(model, ids) > 0.5) == tags.bool()
-
-
-# --- many seeds at once ----------------------------------------------------------------------
-# helpers.seeds stacks the book's next-word and sequence models; these taggers are stacked
-# here the same way: every seed's weights in one row of a tensor with a leading seed axis,
-# one batched forward pass, and Adam (elementwise, so each row moves exactly as it would
-# alone). Equal to training each seed with `helpers.fit` up to rounding (tests/test_tagging.py).
-
-
-def _stacked_rnn(xp: Tensor, w_hh: Tensor, reverse: bool) -> Tensor:
-    """tanh recurrence over seeds: xp (seeds, batch, time, hidden) already holds
-    W_x x_t + b; returns every state, (seeds, batch, time, hidden)."""
-    h = xp.new_zeros(xp.shape[0], xp.shape[1], xp.shape[3])
-    steps = range(xp.shape[2] - 1, -1, -1) if reverse else range(xp.shape[2])
-    states = [None] * xp.shape[2]
-    for t in steps:
-        h = torch.tanh(xp[:, :, t] + torch.bmm(h, w_hh.transpose(1, 2)))
-        states[t] = h
-    return torch.stack(states, dim=2)
-
-
-def _stacked_logits(kind: type, p: dict[str, Tensor], ids: Tensor, window: int) -> Tensor:
-    """Scores of every seed's tagger: (seeds, batch, 2, time)."""
-    seeds, (batch, time) = next(iter(p.values())).shape[0], ids.shape
-    dtype = p["out.weight"].dtype
-
-    def lookup(weight: Tensor, ids: Tensor) -> Tensor:  # one-hot times W_x: (S, B, T, H)
-        x = nn.functional.one_hot(ids.flatten(), weight.shape[2]).to(dtype)  # (B * T, V)
-        out = x @ weight.permute(2, 0, 1).flatten(1)  # one product for all seeds: (B * T, S * H)
-        return out.view(*ids.shape, seeds, -1).permute(2, 0, 1, 3)
-
-    if kind is SharedTagger:
-        h = torch.tanh(lookup(p["hidden.weight"], ids) + p["hidden.bias"][:, None, None])  # (S, B, T, H)
-        return (torch.matmul(h, p["out.weight"].transpose(1, 2)[:, None]) + p["out.bias"][:, None, None]).transpose(2, 3)
-    if kind is WindowTagger:
-        vocab = p["hidden.weight"].shape[2] // window
-        slots = ids + vocab * torch.arange(time)  # column of (position, word) in the window's input
-        x = nn.functional.one_hot(slots, window * vocab).to(dtype).sum(1)  # (B, window * V)
-        h = (x @ p["hidden.weight"].permute(2, 0, 1).flatten(1)).view(batch, seeds, -1).transpose(0, 1)
-        h = h + p["hidden.bias"][:, None]  # (S, B, H)
-        out = torch.baddbmm(p["out.bias"][:, None], torch.tanh(h), p["out.weight"].transpose(1, 2))
-        return out.view(seeds, batch, 2, window)[..., :time]
-    e = lookup(p["embed.weight"].transpose(1, 2), ids).flatten(1, 2)  # (S, B * T, E)
-    states = []
-    for suffix, reverse in [("l0", False), ("l0_reverse", True)]:
-        if f"rnn.weight_ih_{suffix}" in p:
-            bias = p[f"rnn.bias_ih_{suffix}"] + p[f"rnn.bias_hh_{suffix}"]
-            xp = torch.bmm(e, p[f"rnn.weight_ih_{suffix}"].transpose(1, 2)).view(seeds, batch, time, -1)
-            xp = xp + bias[:, None, None]  # (S, B, T, H)
-            states.append(_stacked_rnn(xp, p[f"rnn.weight_hh_{suffix}"], reverse))
-    h = torch.cat(states, dim=-1)  # (S, B, T, directions * H)
-    return (torch.matmul(h, p["out.weight"].transpose(1, 2)[:, None]) + p["out.bias"][:, None, None]).transpose(2, 3)
-
-
-def train_stacked(models: list[nn.Module], ids: Tensor, tags: Tensor, epochs: int, lr: float = 0.01) -> list[list[float]]:
-    """Train taggers of one kind and size (one per seed, already built) together, full batch,
-    with Adam and cross-entropy at every word, as ``fit`` trains each; the trained weights
-    are written back into ``models``. Returns every model's loss after each epoch."""
-    kind = type(models[0])
-    if kind not in (WindowTagger, SharedTagger, RNNTagger):
-        raise TypeError(f"train_stacked trains this module's taggers, got {kind.__name__}")
-    if kind is RNNTagger and models[0].rnn.num_layers != 1:
-        raise ValueError("train_stacked stacks one-layer recurrent taggers")
-    names = [name for name, _ in models[0].named_parameters()]
-    p = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models]).requires_grad_() for n in names}
-    optimizer = torch.optim.Adam(p.values(), lr=lr)
-    window = getattr(models[0], "window", 0)
-    history = []
-    for _ in range(epochs):
-        logits = _stacked_logits(kind, p, ids, window)  # (S, B, 2, T)
-        per_word = nn.functional.cross_entropy(logits.flatten(0, 1), tags.repeat(len(models), 1), reduction="none")
-        losses = per_word.view(len(models), -1).mean(1)  # each seed's mean, as fit computes it
-        optimizer.zero_grad()
-        losses.sum().backward()  # each seed's gradient is its own loss's
-        optimizer.step()
-        history.append(losses.tolist())
-    with torch.no_grad():
-        for s, model in enumerate(models):
-            for name, param in model.named_parameters():
-                param.copy_(p[name][s])
-            model.eval()
-    return [list(run) for run in zip(*history)]

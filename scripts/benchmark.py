@@ -188,12 +188,55 @@ def seed_experiments() -> dict[str, tuple[dict, str]]:
              "gru": (seq(22, 32, 2, "gru"), agree(), seeds10)}, ""),
         "ch5 small data, LSTM and GRU, N=128 and 32, 10 seeds each (60 updates, f64)": (small, ""),
     }
+    rows["ch2 taggers: window, shared, RNN, bidirectional, 10 seeds each (200 full-batch epochs, f64)"] = (
+        _taggers(), "chapter 1's training sentences only")
+    rows["ch7 encoder-decoder with and without attention, 10 seeds each (300 steps, batch 32, f64)"] = (
+        _encoder_decoders(), "")
     if text is not None:
         task = CharText(text, 300, 32, 64, 2e-2, 2e-3, 1.0)
         rows["ch6 three short char-LM runs, RNN, LSTM, GRU 1x128 (300 steps, f32)"] = (
             {cell: (lambda c=cell: CharLM(len(char_vocab), c, hidden_size=128, embedding_size=32), task, [0])
              for cell in ("rnn", "lstm", "gru")}, "")  # fmt: skip
     return rows
+
+
+def _taggers() -> dict:
+    """Chapter 2's four taggers, as the chapter trains them (on chapter 1's sentences)."""
+    import torch
+
+    from helpers import Fit, Vocab, tagging
+
+    data = tagging.train_set()
+    vocab = Vocab.build([words for words, _ in data], unk="<unk>")
+    task = Fit(tagging.encode(vocab, data), epochs=200, lr=0.01)
+    builds = {"window": lambda: tagging.WindowTagger(len(vocab)), "shared": lambda: tagging.SharedTagger(len(vocab)),
+              "RNN": lambda: tagging.RNNTagger(len(vocab)),
+              "bidirectional": lambda: tagging.RNNTagger(len(vocab), bidirectional=True)}  # fmt: skip
+    return {name: (lambda b=build: b().to(torch.float64), task, list(range(10))) for name, build in builds.items()}
+
+
+def _encoder_decoders() -> dict:
+    """Chapter 7's two models and task, as the chapter trains them."""
+    import torch
+
+    from helpers import Online
+    from helpers.numbers import english_words, korean, split_numbers
+    from helpers.seq2seq import SPECIALS, EncoderDecoder, encode, sequence_loss, teacher_forcing_pair
+
+    numbers = range(1, 10_000)
+    train_numbers = split_numbers(list(numbers), held_out=0.2, seed=0)[0]
+    src_vocab = SPECIALS + sorted({w for n in numbers for w in english_words(n)})
+    tgt_vocab = SPECIALS + list("일이삼사오육칠팔구십백천만")
+    src = encode([english_words(n) for n in train_numbers], src_vocab).long()
+    tgt_in, tgt_out = teacher_forcing_pair(encode([list(korean(n)) for n in train_numbers], tgt_vocab))
+
+    def draw(batch_size, generator):
+        rows = torch.randint(len(src), (batch_size,), generator=generator)
+        return (src[rows], tgt_in[rows]), tgt_out[rows]
+
+    task = Online(draw, steps=300, batch_size=32, lr=0.01, loss=sequence_loss)
+    build = lambda attention: EncoderDecoder(len(src_vocab), len(tgt_vocab), 32, 16, attention).double()  # noqa: E731
+    return {arch: (lambda a=arch == "attention": build(a), task, list(range(10))) for arch in ("plain", "attention")}
 
 
 def seed_rows() -> list[tuple[str, str, str, str, str]]:

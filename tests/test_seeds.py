@@ -210,6 +210,45 @@ def test_character_models_train_in_threads_as_alone():
         train_seeds(build, task, [0, 1], method="stacked")
 
 
+class LastStepMLP(torch.nn.Module):
+    """A network helpers.stacked knows nothing about: vmap batches its own forward pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = torch.nn.Linear(16, 8)
+        self.out = torch.nn.Linear(8, 1)
+
+    def forward(self, x):  # x (B, 8, 2): the whole sequence, end to end
+        return self.out(torch.tanh(self.hidden(x.flatten(1)))).squeeze(-1)
+
+
+class FusedLSTMTagger(torch.nn.Module):
+    """A fused nn.LSTM inside a network of its own: vmap has no batching rule for it."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(2, 4, batch_first=True)
+        self.out = torch.nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.out(self.lstm(x)[0][:, -1]).squeeze(-1)
+
+
+def test_any_network_vmap_can_batch_is_stacked_and_the_others_run_in_threads():
+    from helpers.seeds import _choose
+
+    task = Online(adding64, steps=50, batch_size=8, clip_norm=0.5)
+    build = lambda: LastStepMLP().double()  # noqa: E731
+    stacked = train_seeds(build, task, [0, 1, 2], method="stacked")
+    assert_close_runs(stacked, train_seeds(build, task, [0, 1, 2], method="serial"))
+    assert stacked[0].losses[-1] < 0.5 * stacked[0].losses[0]
+    assert _choose("auto", [build(), build()], task, None) == "stacked"
+    fused = lambda: FusedLSTMTagger().double()  # noqa: E731
+    assert _choose("auto", [fused(), fused()], task, None) == "threads"
+    with pytest.raises(ValueError, match="cannot stack FusedLSTMTagger: torch.func.vmap cannot batch"):
+        train_seeds(fused, task, [0, 1], method="stacked")
+
+
 def test_bad_arguments_are_named():
     build = lambda: SequenceModel(2, 4, 1, "rnn")  # noqa: E731
     task = Online(lambda n, g: adding_problem(n, 4, g), steps=2, batch_size=4)
@@ -229,6 +268,8 @@ def test_bad_arguments_are_named():
         run_adding_seeds("lstmm", 4, 2, [0])
     with pytest.raises(ValueError, match="loss must be one of 'mse', 'cross_entropy', got 'l1'"):
         Online(task.sample, steps=2, loss="l1")
+    with pytest.raises(ValueError, match="loss must be one of 'mse', 'cross_entropy', got None"):
+        Fit((torch.zeros(2, 3), torch.zeros(2)), epochs=1, loss=None)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         Online(task.sample, steps=2, optimizer="rmsprop")
     with pytest.raises(ValueError, match="steps must be an integer of at least 1, got 0"):

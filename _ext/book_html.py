@@ -14,8 +14,9 @@ errors, and the in-page autocomplete demo of chapter 6.
    A script file rather than JSON, so the demo also works from `file://` pages.
 4. The same page also gets `shakespeare-demo.js` and `.css` and
    `_static/demo/shakespeare-model.js`: the shipped Shakespeare LSTM (`data/`), quantised
-   to int8 by `CharAutocomplete.write_script`; `window.SHAKESPEARE_MODEL = null` when the
-   checkpoint is not trained yet (`make train`), and the demo then says so.
+   to int8 by `CharAutocomplete.write_script` (the format is `helpers.char_export`'s);
+   `window.SHAKESPEARE_MODEL = null` when the checkpoint is not trained yet (`make train`),
+   and the demo then says so.
 """
 
 from __future__ import annotations

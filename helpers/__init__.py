@@ -1,4 +1,24 @@
-"""Helpers for the book: what more than one chapter needs, kept small and readable."""
+"""Helpers for the book: what more than one chapter needs, kept small and readable.
+
+One idea a module:
+
+- ``vocab``, ``data``, ``tasks``, ``tagging``, ``numbers``: words and vocabularies, the six
+  sentences, the long-lag tasks, chapter 1's tagging data, chapter 7's number words;
+- ``cells``, ``models``: the cells from scratch and their ``torch.nn`` twins, the next-word model;
+- ``training``, ``seeds``, ``stacked``, ``experiments``: seeding and the fit loop, many seeds
+  at once, seeds stacked along an axis, the long-lag experiments of chapters 3 to 5;
+- ``decoding``: temperature, greedy, top-k, the seeded sampler, beam search;
+- ``autocomplete`` (the word autocomplete) and ``autocomplete_files`` (its saved folder and
+  its JSON export);
+- ``charlm`` (the neural character models, their corpus, training and checkpoint), ``ngram``
+  (the Kneser-Ney baseline), ``char_autocomplete`` (completions, next words and sampled text
+  from a character model) and ``char_export`` (its int8 export for the in-page demo);
+- ``seq2seq``: the encoder-decoder of chapter 7;
+- ``modelfile``, ``checks``, ``plotting``, ``book``: safe model files, argument checks, the
+  figure style, glued numbers.
+
+The names below can be imported from ``helpers`` itself; every other name from its module.
+"""
 
 from .autocomplete import Autocomplete, Completion, Suggestions, seed_autocomplete
 from .book import glue

@@ -17,16 +17,15 @@ punctuation and extra spaces never matter. Every bad input gets a clear answer:
 
 ``<unk>`` is never suggested: its probability is removed and the rest renormalised.
 
-A saved model is two files, written together or not at all: ``config.json`` (vocabulary and
-settings) and ``weights.pt`` (the state dict, a fingerprint of that config and a checksum
-of the tensors), written by `modelfile`. Whatever is wrong with them, loading raises one
-``ModelFileError`` that names the file and the problem.
+``save`` and ``load`` keep a model in a folder of two files, written together or not at
+all, and ``export_json`` writes one JSON file with all a browser needs to run it; their
+formats, and the checks that refuse a damaged or mismatched file with a
+``ModelFileError``, are `autocomplete_files`'s.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import os
 from collections.abc import Iterator
@@ -37,32 +36,17 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from . import autocomplete_files as files
 from .checks import check_int, is_int
 from .data import SEED_SENTENCES, next_word_tensors
 from .decoding import check_temperature, sample, top_k, torch_uniforms
-from .modelfile import (
-    ConfigMismatch,
-    ModelFileError,
-    as_path,
-    check_finite,
-    pack,
-    previous_path,
-    read_json,
-    read_payload,
-    replace_together,
-    write_file,
-)
-from .models import RECURRENT_LAYERS, NextWordModel
+from .modelfile import check_finite
+from .models import NextWordModel
 from .training import fit, seed_everything
-from .vocab import TOKEN_PATTERN, UnknownWordError, Vocab, split_words
+from .vocab import UnknownWordError, Vocab, split_words
 
-FORMAT = "helpers.autocomplete/1"  # written into every saved or exported file
-WEIGHTS_FILE = "weights.pt"
-CONFIG_FILE = "config.json"
-WRITER = "Autocomplete.save"  # named in the messages about files it did not write
 MAX_NEW_WORDS = 1000  # longest continuation one call may ask for
 MAX_SEED = 2**64 - 1  # torch.Generator takes seeds from 0 to 2**64 - 1
-SETTINGS = ("cell", "vocab_size", "hidden_size", "embedding_size", "max_prefix")
 
 
 class Prefix(NamedTuple):
@@ -275,106 +259,35 @@ class Autocomplete:
                     logits, state = self.model.run(torch.tensor([[next_id]], dtype=torch.long), state)
         return Completion(read.dropped + read.words, tuple(new_words), read.unknown)
 
-    # ------------------------------------------------------------------ saving
+    # ------------------------------------------------------------------ files
     def settings(self) -> dict[str, Any]:
         """The model's settings: enough to rebuild it before loading its weights."""
-        embed = self.model.embed
-        return {
-            "cell": self.model.cell,
-            "vocab_size": self.model.vocab_size,
-            "hidden_size": self.model.rnn.hidden_size,
-            "embedding_size": embed.embedding_dim if embed is not None else None,
-            "max_prefix": self.max_prefix,
-        }
+        return files.settings(self.model, self.max_prefix)
 
     def config(self) -> dict[str, Any]:
         """What ``config.json`` holds: the format, the vocabulary and the settings."""
-        return {"format": FORMAT, "vocab": self.vocab.words, "unk": self.vocab.unk, **self.settings()}
+        return files.config(self.model, self.vocab, self.max_prefix)
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
-        """Write ``weights.pt`` and ``config.json`` into ``folder``, creating it if needed;
-        return the folder.
-
-        Both files are written to temporary files in ``folder`` first and then renamed into
-        place, so a failure at any point leaves the previous save as it was. The weights
-        file carries a fingerprint of the config and a checksum of the tensors, so
-        `load` refuses a config that does not belong to them.
-        """
-        folder = as_path(folder, "folder")
-        config = self.config()
-        payload = pack(FORMAT, self.model.state_dict(), config)
-        text = json.dumps(config, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-        return replace_together(
-            folder, {WEIGHTS_FILE: lambda f: torch.save(payload, f), CONFIG_FILE: text.encode("utf-8")}
-        )
+        """Write ``weights.pt`` and ``config.json`` into ``folder``, atomically together
+        (`autocomplete_files.save`); return the folder."""
+        return files.save(folder, self.model, self.vocab, self.max_prefix)
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> Autocomplete:
         """Rebuild what ``save`` wrote, or raise a ``ModelFileError`` naming the file and
-        what is wrong. Weights are read with ``torch.load(..., weights_only=True)``, so a
-        file cannot run code while it loads."""
-        folder = as_path(folder, "folder")
-        if not folder.is_dir():
-            raise ModelFileError(f"{folder} not found: it is not a folder written by Autocomplete.save")
-        for name in (CONFIG_FILE, WEIGHTS_FILE):
-            if not (folder / name).is_file():
-                raise ModelFileError(f"{folder / name} not found: is {folder} a saved Autocomplete?")
-        config = _read_config(folder / CONFIG_FILE)
-        weights_path = folder / WEIGHTS_FILE
-        try:
-            payload = read_payload(weights_path, FORMAT, WRITER, config)
-        except ConfigMismatch:
-            previous = previous_path(weights_path)  # a save that stopped between its two renames
-            try:
-                weights_path, payload = previous, read_payload(previous, FORMAT, WRITER, config)
-            except ModelFileError:
-                raise ModelFileError(
-                    f"{folder / CONFIG_FILE} does not belong to {folder / WEIGHTS_FILE}: the weights were "
-                    "saved with another vocabulary or other settings (an edited config, or files from "
-                    "two different saves)"
-                ) from None
-        state = payload["state_dict"]
-        vocab = Vocab(config["vocab"], unk=config["unk"])
-        try:
-            model = NextWordModel(
-                config["vocab_size"], config["hidden_size"], config["cell"], config["embedding_size"]
-            )
-            model.load_state_dict(state)
-            return cls(model, vocab, config["max_prefix"])
-        except (RuntimeError, ValueError, TypeError) as error:
-            raise ModelFileError(f"{weights_path} does not fit its config: {error}") from None
+        what is wrong (`autocomplete_files.load`)."""
+        return files.load(folder, cls)
 
     def export_dict(self) -> dict[str, Any]:
-        """Everything a browser needs to run the model, as plain JSON-ready data.
-
-        Weights keep PyTorch's names and layout (``weight_ih_l0`` is (gates * hidden,
-        input); LSTM gates are stacked input, forget, cell, output; GRU gates reset,
-        update, new). ``input`` says whether a word enters one-hot or through
-        ``embed.weight``. Prefixes must be tokenised as ``tokenize`` does: NFC-normalise,
-        read the typographic apostrophe (U+2019) as a plain one, find the words with
-        ``token_pattern`` (a JavaScript regular expression, flag ``u``), then case-fold
-        each (``lowercase``: Unicode full case folding, as ``str.casefold``, then NFC).
-        Weights that are not finite are refused: JSON has no NaN.
-        """
-        state = self.model.state_dict()
-        check_finite(state, "cannot export this model")
-        return {
-            "format": FORMAT,
-            **self.settings(),
-            "input": "one-hot" if self.model.embed is None else "embedding",
-            "vocab": self.vocab.words,
-            "unk": self.vocab.unk,
-            "token_pattern": TOKEN_PATTERN,
-            "lowercase": True,
-            "weights": {name: t.tolist() for name, t in state.items()},
-        }
+        """Everything a browser needs to run the model, as plain JSON-ready data
+        (`autocomplete_files.export_dict`)."""
+        return files.export_dict(self.model, self.vocab, self.max_prefix)
 
     def export_json(self, path: str | os.PathLike[str]) -> Path:
         """Write ``export_dict()`` into one JSON file, creating its folder if needed and
         replacing any old file only once the new one is complete; return its path."""
-        path = as_path(path, "path")
-        text = json.dumps(self.export_dict(), separators=(",", ":"), allow_nan=False) + "\n"
-        return write_file(path, text.encode("utf-8"))
+        return files.write_json(self.export_dict(), path)
 
 
 def seed_autocomplete(cell: str = "rnn", seed: int = 0) -> tuple[Autocomplete, list[float]]:
@@ -388,37 +301,6 @@ def seed_autocomplete(cell: str = "rnn", seed: int = 0) -> tuple[Autocomplete, l
     model = NextWordModel(len(vocab), hidden_size=5, cell=cell)
     losses = fit(model, inputs, targets, epochs=500, lr=0.01)
     return Autocomplete(model, vocab, max_prefix=2), losses
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    """The config, checked key by key; a ModelFileError says what is wrong."""
-    config = read_json(path, WRITER)
-    if config.get("format") != FORMAT:
-        raise ModelFileError(f"{path} has format {config.get('format')!r}, expected {FORMAT!r}")
-    missing = [key for key in ("vocab", "unk", *SETTINGS) if key not in config]
-    if missing:
-        raise ModelFileError(f"{path} lacks {', '.join(repr(k) for k in missing)}")
-    problems = []
-    vocab = config["vocab"]
-    if not isinstance(vocab, list) or not all(isinstance(w, str) for w in vocab):
-        problems.append("'vocab' must be a list of strings")
-    if config["unk"] is not None and not isinstance(config["unk"], str):
-        problems.append("'unk' must be a string or null")
-    if config["cell"] not in RECURRENT_LAYERS:
-        problems.append(f"'cell' must be one of {sorted(RECURRENT_LAYERS)}")
-    for key in SETTINGS[1:]:
-        value, optional = config[key], key in ("embedding_size", "max_prefix")
-        if not (optional and value is None) and not (is_int(value) and value >= 1):
-            problems.append(f"{key!r} must be a positive integer{' or null' if optional else ''}, got {value!r}")
-    if not problems:
-        unk = config["unk"]
-        if len(set(vocab)) != len(vocab) or (unk is not None and vocab[:1] != [unk]):
-            problems.append("'vocab' must list each word once, with 'unk' first")
-        elif len(vocab) != config["vocab_size"]:
-            problems.append(f"the vocabulary has {len(vocab)} words but 'vocab_size' is {config['vocab_size']}")
-    if problems:
-        raise ModelFileError(f"{path} is not a valid config: {'; '.join(problems)}")
-    return config
 
 
 def _quote(words: tuple[str, ...]) -> str:

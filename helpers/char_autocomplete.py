@@ -25,15 +25,14 @@ of range, and a model whose weights (checked when it is given and before every a
 each broken one named) or outputs are not finite. The typographic apostrophe (U+2019,
 which phone keyboards type) is read as the plain one.
 
-The in-page demo of chapter 6 runs the same searches in JavaScript on weights that
-``export_dict`` quantises to int8; ``dequantised`` rebuilds exactly the model the page
-computes with, so the two can be compared to rounding error.
+The in-page demo of chapter 6 runs the same searches in JavaScript on weights quantised to
+int8 (``export_dict``, ``write_script``; the format is `char_export`'s); ``dequantised``
+rebuilds exactly the model the page computes with, so the two can be compared to rounding
+error.
 """
 
 from __future__ import annotations
 
-import base64
-import copy
 import json
 import math
 import string
@@ -42,16 +41,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
+from . import char_export
 from .charlm import CharLM, CharVocab, State, load_checkpoint
 from .checks import check_int, is_int
 from .decoding import Hypothesis, beam_search, check_temperature, mulberry32, sample
-from .modelfile import check_finite, write_file
+from .modelfile import check_finite
 
-FORMAT = "helpers.char_autocomplete/1"  # written into every export
 WORD_CHARS = frozenset(string.ascii_letters + "'")  # characters that continue a word
 MAX_K = 20  # most suggestions one call may ask for
 MAX_CHARS = 2000  # longest continuation one call may ask for
@@ -335,79 +333,34 @@ class CharAutocomplete:
             logp, state = self._run(torch.tensor([[c]]), state)
         return CharContinuation(text, self.vocab.decode(added), temperature, seed)
 
-    # ------------------------------------------------------------------ export
+    # ------------------------------------------------------------------ the page's copy
     def export_dict(self) -> dict[str, Any]:
-        """Everything the in-page demo needs, with the weights quantised compactly.
-
-        Each weight matrix (``embed.weight``, ``rnn.weight_ih_l{k}``, ``rnn.weight_hh_l{k}``,
-        ``head.weight``) becomes int8 with one float32 scale per row (``w ~ q * scale``,
-        ``scale = max|row| / 127``); biases stay float32. Arrays are base64 of little-endian
-        bytes; names and layouts are PyTorch's (LSTM gates stacked input, forget, cell,
-        output; GRU gates reset, update, new).
-        """
-        check_finite(self.model, "cannot export this model")
-        tensors = {}
-        for name, t in self.model.state_dict().items():
-            t = t.detach().float().cpu()
-            if t.dim() == 2:
-                q, scale = quantise_rows(t)
-                tensors[name] = {"shape": list(t.shape), "int8": _b64(q.numpy()), "scale": _b64(scale.numpy())}
-            else:
-                tensors[name] = {"shape": list(t.shape), "float32": _b64(t.numpy())}
-        return {
-            "format": FORMAT,
-            **self.model.config(),
-            "chars": self.vocab.chars,
-            "word_chars": "".join(c for c in self.vocab.chars if c in WORD_CHARS),
-            "alphabet": describe_alphabet(self.vocab.chars),
-            "beam_width": self.beam_width,
-            "max_search_chars": self.max_search_chars,
-            "tensors": tensors,
-        }
+        """Everything the in-page demo needs: the weights in int8 (`char_export.export_model`),
+        the alphabet, the characters that continue a word, and the search settings."""
+        return char_export.export_model(
+            self.model,
+            self.vocab,
+            word_chars="".join(c for c in self.vocab.chars if c in WORD_CHARS),
+            alphabet=describe_alphabet(self.vocab.chars),
+            beam_width=self.beam_width,
+            max_search_chars=self.max_search_chars,
+        )
 
     def write_script(self, path: str | Path, variable: str = "SHAKESPEARE_MODEL") -> Path:
-        """Write ``export_dict()`` as a script that sets ``window.<variable>`` (a script, not
-        JSON, so that pages opened from ``file://`` can load it); return its path."""
-        payload = json.dumps(self.export_dict(), separators=(",", ":"), allow_nan=False)
-        return write_file(path, f"window.{variable} = {payload};\n".encode("utf-8"))
+        """Write ``export_dict()`` as a script that sets ``window.<variable>``
+        (`char_export.write_script`); return its path."""
+        return char_export.write_script(self.export_dict(), path, variable)
 
     @classmethod
     def from_export(cls, export: dict[str, Any]) -> CharAutocomplete:
         """The model the in-page demo computes with: the exported (dequantised) weights in
         float64, with the same search settings."""
-        if export.get("format") != FORMAT:
-            raise ValueError(f"expected an export of format {FORMAT!r}, got {export.get('format')!r}")
-        config = {k: export[k] for k in ("vocab_size", "cell", "hidden_size", "embedding_size", "num_layers")}
-        model = CharLM(**config).double()
-        state = {}
-        for name, entry in export["tensors"].items():
-            if "int8" in entry:
-                q = np.frombuffer(base64.b64decode(entry["int8"]), dtype=np.int8).reshape(entry["shape"])
-                scale = np.frombuffer(base64.b64decode(entry["scale"]), dtype="<f4")
-                state[name] = torch.from_numpy(q.astype(np.float64) * scale.astype(np.float64)[:, None])
-            else:
-                values = np.frombuffer(base64.b64decode(entry["float32"]), dtype="<f4")
-                state[name] = torch.from_numpy(values.astype(np.float64).reshape(entry["shape"]))
-        model.load_state_dict(state)
-        return cls(model, CharVocab(export["chars"]), export["beam_width"], export["max_search_chars"])
+        model, vocab = char_export.read_model(export)
+        return cls(model, vocab, export["beam_width"], export["max_search_chars"])
 
     def dequantised(self) -> CharAutocomplete:
         """This autocomplete after the export's int8 round trip, in float64: what the page computes."""
         return CharAutocomplete.from_export(json.loads(json.dumps(self.export_dict())))
-
-
-def quantise_rows(weight: Tensor) -> tuple[Tensor, Tensor]:
-    """int8 values and one float32 scale per row, ``weight ~ q * scale[:, None]``."""
-    scale = (weight.abs().amax(dim=1) / 127).float()
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    q = torch.round(weight.double() / scale.double()[:, None]).clamp(-127, 127).to(torch.int8)
-    return q, scale
-
-
-def read_script(path: str | Path) -> dict[str, Any]:
-    """The export in a script written by ``write_script``."""
-    text = Path(path).read_text(encoding="utf-8")
-    return json.loads(text[text.index("=") + 1 :].strip().rstrip(";"))
 
 
 def describe_alphabet(chars: str) -> str:
@@ -437,6 +390,3 @@ def _trailing_word(text: str) -> str:
 def _check_k(k: int) -> None:
     check_int("k", k, 1, MAX_K)
 
-
-def _b64(array: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()).decode("ascii")

@@ -242,7 +242,8 @@ PROBABILITY_TOLERANCE = 1e-9  # the page and Python compute with the same dequan
 @pytest.fixture(scope="module")
 def shakespeare_python():
     """What the page must compute: the exported (int8) weights, dequantised, in float64."""
-    from helpers.char_autocomplete import CharAutocomplete, read_script
+    from helpers.char_autocomplete import CharAutocomplete
+    from helpers.char_export import read_script
     from helpers.charlm import CHECKPOINT_PATH
 
     export = read_script(HTML / "_static" / "demo" / "shakespeare-model.js")

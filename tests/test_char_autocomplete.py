@@ -16,9 +16,8 @@ from helpers.char_autocomplete import (
     UnknownCharacterError,
     WordSuggestions,
     describe_alphabet,
-    quantise_rows,
-    read_script,
 )
+from helpers.char_export import quantise_rows, read_script
 from helpers.charlm import CHECKPOINT_PATH, CharLM, CharVocab, train_charlm
 from helpers.decoding import mulberry32
 

@@ -1,4 +1,5 @@
-"""helpers.charlm: the shipped corpus and checkpoint, the vocabulary, the models, the n-gram."""
+"""helpers.charlm and helpers.ngram: the shipped corpus and checkpoint, the vocabulary, the
+models, the n-gram."""
 
 import hashlib
 
@@ -12,12 +13,12 @@ from helpers.charlm import (
     DATA_DIR,
     CharLM,
     CharVocab,
-    KneserNey,
     load_checkpoint,
     load_shakespeare,
     split_text,
     validation_loss,
 )
+from helpers.ngram import KneserNey
 
 # The checkpoint records the validation loss that scripts/train_shakespeare.py measured on
 # the float16 weights it wrote. Recomputing it runs the same float32 arithmetic; across CPUs

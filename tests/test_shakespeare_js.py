@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.char_autocomplete import CharAutocomplete, read_script
+from helpers.char_autocomplete import CharAutocomplete
+from helpers.char_export import read_script
 from helpers.charlm import CharVocab
 
 from test_char_autocomplete import ALPHABET, WORD_CHARS, tiny_model

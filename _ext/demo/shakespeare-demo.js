@@ -1,6 +1,7 @@
 // The Shakespeare autocomplete of chapter 6, computed in the page: a forward pass of the
-// character-level model that helpers/char_autocomplete.py exports (int8 weights with one
-// scale per row, loaded by shakespeare-model.js as window.SHAKESPEARE_MODEL). It mirrors
+// character-level model that CharAutocomplete exports in helpers/char_export.py's format
+// (int8 weights with one scale per row, loaded by shakespeare-model.js as
+// window.SHAKESPEARE_MODEL). It mirrors
 // CharAutocomplete: the same cells (PyTorch's equations, gate order and weight layout), the
 // same beam searches and the same seeded sampler (mulberry32 and sample, as in
 // helpers/decoding.py), the same messages.

@@ -3,7 +3,8 @@
 One idea a module:
 
 - ``vocab``, ``data``, ``tasks``, ``tagging``, ``numbers``: words and vocabularies, the six
-  sentences, the long-lag tasks, chapter 1's tagging data, chapter 7's number words;
+  sentences, the long-lag tasks, chapter 1's tagging data and the taggers of chapters 1 and 2,
+  chapter 7's number words;
 - ``cells``, ``models``: the cells from scratch and their ``torch.nn`` twins, the next-word model;
 - ``training``, ``seeds``, ``stacked``, ``experiments``: seeding and the fit loop, many seeds
   at once, seeds stacked along an axis, the long-lag experiments of chapters 3 to 5;

@@ -1,6 +1,6 @@
 """Measure the book against its budgets and print a table (also written as Markdown).
 
-    python scripts/benchmark.py [--markdown PATH] [--seeds-only]
+    python scripts/benchmark.py [--markdown PATH] [--seeds-only [--match TEXT]] [--chapters-only]
 
 For every chapter: the wall time of executing it top to bottom in a fresh kernel and the
 kernel's peak memory (resident set size). Then the whole book, the HTML build without
@@ -239,8 +239,9 @@ def _encoder_decoders() -> dict:
     return {arch: (lambda a=arch == "attention": build(a), task, list(range(10))) for arch in ("plain", "attention")}
 
 
-def seed_rows() -> list[tuple[str, str, str, str, str]]:
-    """(experiment, method auto chose, seconds by it, seconds one after another, ratio)."""
+def seed_rows(match: str = "") -> list[tuple[str, str, str, str, str]]:
+    """(experiment, method auto chose, seconds by it, seconds one after another, ratio), for
+    the experiments whose row contains ``match``."""
     import torch
 
     from helpers import seed_everything, train_experiments
@@ -248,6 +249,8 @@ def seed_rows() -> list[tuple[str, str, str, str, str]]:
 
     rows = []
     for what, (experiments, _) in seed_experiments().items():
+        if match not in what:
+            continue
         chosen = []
         for name, (build, task, seeds) in experiments.items():
             seed_everything(seeds[0])
@@ -317,17 +320,21 @@ def main() -> int:
     parser.add_argument("--markdown", type=Path, default=ROOT / "_build" / "benchmark.md")
     parser.add_argument("--seeds-only", action="store_true", help="only the multi-seed rows, no chapters")
     parser.add_argument("--chapters-only", action="store_true", help="only the chapters and the build, no multi-seed rows")
+    parser.add_argument("--match", default="", help="with --seeds-only: only the multi-seed rows that contain this text, "
+                        "and no step table (--match ch7)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
 
     extra_text, extra_md = [], []
     if not args.chapters_only:
         seeds_text, seeds_md = format_table(("multi-seed experiment", "auto", "auto time", "one after another", "speed-up"),
-                                            seed_rows())  # fmt: skip
-        cells_text, cells_md = format_table(("one step of 10 seeds, one core", "cell", "dtype", "one after another, ms",
-                                             "stacked, ms", "stacked speed-up"), cell_rows())  # fmt: skip
-        extra_text = ["", *seeds_text, "", *cells_text]
-        extra_md = ["", *seeds_md, "", *cells_md]
+                                            seed_rows(args.match))  # fmt: skip
+        extra_text, extra_md = ["", *seeds_text], ["", *seeds_md]
+        if not args.match:
+            cells_text, cells_md = format_table(("one step of 10 seeds, one core", "cell", "dtype", "one after another, ms",
+                                                 "stacked, ms", "stacked speed-up"), cell_rows())  # fmt: skip
+            extra_text += ["", *cells_text]
+            extra_md += ["", *cells_md]
     if args.seeds_only:
         print("\n".join(extra_text))
         args.markdown.parent.mkdir(parents=True, exist_ok=True)

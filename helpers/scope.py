@@ -163,15 +163,16 @@ def switch_off_losses(model: CharLM, ids: Tensor, variants: Sequence[int | None]
     piece = len(ids) // streams
     tokens = ids[: piece * streams].view(streams, piece)
     n = len(variants)
-    keep = torch.ones(n, 1, model.hidden_size)
+    dtype = model.rnn.weight_hh_l0.dtype
+    keep = torch.ones(n, 1, model.hidden_size, dtype=dtype)
     for v, unit in enumerate(variants):
         if unit is not None:
             keep[v, 0, unit] = 0.0
     rnn = model.rnn
     with torch.no_grad():
         xw = model.embed(tokens) @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + rnn.bias_hh_l0  # (streams, piece, 4H)
-        h = c = torch.zeros(n, streams, model.hidden_size)
-        losses = torch.empty(n, streams, piece - 1)
+        h = c = torch.zeros(n, streams, model.hidden_size, dtype=dtype)
+        losses = torch.empty(n, streams, piece - 1, dtype=dtype)
         for t in range(piece - 1):
             zi, zf, zg, zo = (xw[:, t] + h @ rnn.weight_hh_l0.T).chunk(4, dim=-1)
             c = (torch.sigmoid(zf) * c + torch.sigmoid(zi) * torch.tanh(zg)) * keep

@@ -396,6 +396,7 @@
       el("#sc-greedy").textContent = decode(plain.greedy);
       el("#sc-greedy-int").textContent = clamp ? decode(result.greedy) : "";
       root.classList.toggle("sc-intervening", Boolean(clamp));
+      el("#sc-value").disabled = el("#sc-mode").value !== "clamp";
     }
 
     let timer = null;

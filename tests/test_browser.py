@@ -427,6 +427,14 @@ def test_scope_page_shows_units_interventions_and_messages(scope, shakespeare_py
     assert max(abs(float(r["p"]) - py.probabilities[i]) for r, i in zip(rows, order)) < SCOPE_TOLERANCE
     assert page.locator("#sc-strip .sc-kn").count() == 6  # the n-gram's window of order 7
     assert page.inner_text("#sc-greedy") == py.greedy
+    scope_wait(page, lambda: page.type("#sc-text", ", and", delay=20))  # typed: runs reused character by character
+    text += ", and"
+    page.wait_for_function(f"document.querySelectorAll('#sc-strip .sc-ch').length === {len(text)}", timeout=30000)
+    py = read_scope(shakespeare_python, text)
+    rows = scope_rows(page)
+    order = np.argsort(-py.probabilities, kind="stable")[:5]
+    assert max(abs(float(r["p"]) - py.probabilities[i]) for r, i in zip(rows, order)) < SCOPE_TOLERANCE
+    assert page.inner_text("#sc-greedy") == py.greedy
     # switch the unit off: the intervened column and continuation follow Python's
     scope_wait(page, lambda: page.select_option("#sc-mode", "off"))
     off = read_scope(shakespeare_python, text, intervention=Intervention(unit, 0.0))
@@ -465,8 +473,12 @@ def test_scope_update_time(scope):
     and without it, the backward pass for the connectivity, both greedy continuations. The
     time is printed, for the record (budgets are measured, not asserted)."""
     text = ("ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n" * 4)[:300]
-    times = scope.page.evaluate("t => [0, 1, 2, 3, 4, 5, 6].map(() => lstmScope.time(t, {unit: 113, value: 0}))", text)
-    print(f"\none full scope update, 300 characters: median {sorted(times)[3]:.0f} ms (of {', '.join(f'{t:.0f}' for t in times)})")
+    for what, clamp in [("switched off", {"unit": 113, "value": 0}), ("as trained", None)]:
+        for how in ("time", "timeTyping"):
+            times = scope.page.evaluate(f"([t, k]) => [0, 1, 2, 3, 4, 5, 6].map(() => lstmScope.{how}(t, k))", [text, clamp])
+            label = "from nothing" if how == "time" else "after typing its last character"
+            print(f"\nscope update, 300 characters, unit {what}, {label}: median {sorted(times)[3]:.0f} ms"
+                  f" (of {', '.join(f'{t:.0f}' for t in times)})")
     scope_wait(scope.page, lambda: scope.page.fill("#sc-text", text))
     assert float(scope.page.eval_on_selector("#lstm-scope", "e => e.dataset.updateMs")) > 0
 

@@ -59,12 +59,12 @@
   }
 
   // Float64 memory with a matvec over it: WebAssembly SIMD where the engine has it.
-  function makeKernel(bytes) {
+  function makeKernel(bytes, simd = true) {
     const pages = Math.ceil(bytes / 65536) + 1;
     const memory = typeof WebAssembly !== "undefined" ? new WebAssembly.Memory({ initial: pages }) : { buffer: new ArrayBuffer(pages * 65536) };
     const f64 = new Float64Array(memory.buffer);
     const wasm = kernelBytes();
-    if (typeof WebAssembly !== "undefined" && WebAssembly.validate(wasm)) {
+    if (simd && typeof WebAssembly !== "undefined" && WebAssembly.validate(wasm)) {
       const instance = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { memory } });
       return { f64, matvec: instance.exports.matvec, simd: true };
     }
@@ -80,11 +80,12 @@
   }
 
   // ---------------------------------------------------------------- the model
-  const pad8 = (n) => Math.ceil(n / 8) * 8;
+  const pad8 = (n) => Math.ceil(n / 8) * 8, pad4 = (n) => Math.ceil(n / 4) * 4;
   const sigmoid = (z) => 1 / (1 + Math.exp(-z));
 
-  // The page's model (shakespeare-demo.js's loadModel) laid out for the scope.
-  function prepare(model) {
+  // The page's model (shakespeare-demo.js's loadModel) laid out for the scope; simd false
+  // takes the plain JavaScript kernel (for the tests).
+  function prepare(model, simd = true) {
     if (model.cell !== "lstm" || model.num_layers !== 1) {
       return { error: `the scope reads one-layer LSTMs, not a ${model.num_layers}-layer ${model.cell.toUpperCase()}` };
     }
@@ -94,9 +95,9 @@
     const w = (m, r, j) => m.q[r * m.cols + j] * m.scale[r]; // exactly the dequantised weight
     let next = 0;
     const take = (doubles) => { const at = next; next += pad8(doubles) * 8; return at; };
-    const WHH = take(G * Hp), WHHT = take(H * Gp), WIHT = take(E * Gp), HEAD = take(V * Hp);
-    const X = take(Math.max(Hp, Gp)), Y = take(Math.max(G, V)), Y2 = take(E);
-    const kernel = makeKernel(next);
+    const WHH = take(pad4(G) * Hp), WHHT = take(pad4(H) * Gp), WIHT = take(pad4(E) * Gp), HEAD = take(pad4(V) * Hp);
+    const X = take(Math.max(Hp, Gp)), Y = take(pad4(Math.max(G, H, V))), Y2 = take(pad4(E));
+    const kernel = makeKernel(next, simd);
     const f = kernel.f64;
     for (let r = 0; r < G; r++) {
       for (let j = 0; j < H; j++) {
@@ -122,7 +123,7 @@
     const { H, G, Hp, kernel, WHH, X, Y } = s;
     const f = kernel.f64;
     f.set(h, X / 8);
-    kernel.matvec(WHH, X, Y, G, Hp);
+    kernel.matvec(WHH, X, Y, pad4(G), Hp);
     const z = s.inputs[id], y = Y / 8, o0 = t * H, g0 = t * G;
     for (let k = 0; k < H; k++) {
       const i = sigmoid(z[k] + f[y + k]);
@@ -140,7 +141,7 @@
   function logProbabilities(s, h) {
     const { V, Hp, kernel, HEAD, X, Y } = s;
     kernel.f64.set(h, X / 8);
-    kernel.matvec(HEAD, X, Y, V, Hp);
+    kernel.matvec(HEAD, X, Y, pad4(V), Hp);
     const logits = Array.from({ length: V }, (_, v) => kernel.f64[Y / 8 + v] + s.headB[v]);
     let top = -Infinity;
     for (const z of logits) {
@@ -155,12 +156,20 @@
 
   const argmax = (a) => { let best = 0; for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i; return best; };
 
-  // The model over the whole text: h, c and gates after every character.
-  function forward(s, ids, clamp) {
-    const T = ids.length, H = s.H;
-    const h = new Float64Array(T * H), c = new Float64Array(T * H), gates = new Float64Array(T * s.G);
-    let hPrev = new Float64Array(H), cPrev = new Float64Array(H);
-    for (let t = 0; t < T; t++) {
+  // The model over the whole text: h, c and gates after every character. A `previous` run
+  // with the same intervention lends what it computed for the characters both texts begin
+  // with, so typing at the end reads only the new characters.
+  function forward(s, ids, clamp, previous) {
+    const T = ids.length, H = s.H, G = s.G;
+    const h = new Float64Array(T * H), c = new Float64Array(T * H), gates = new Float64Array(T * G);
+    let same = 0;
+    if (previous && JSON.stringify(previous.clamp) === JSON.stringify(clamp)) {
+      while (same < T && same < previous.ids.length && previous.ids[same] === ids[same]) same++;
+      h.set(previous.h.subarray(0, same * H)); c.set(previous.c.subarray(0, same * H)); gates.set(previous.gates.subarray(0, same * G));
+    }
+    let hPrev = same ? h.subarray((same - 1) * H, same * H) : new Float64Array(H);
+    let cPrev = same ? c.subarray((same - 1) * H, same * H) : new Float64Array(H);
+    for (let t = same; t < T; t++) {
       forwardStep(s, ids[t], hPrev, cPrev, h, c, gates, t, clamp);
       hPrev = h.subarray(t * H, (t + 1) * H);
       cPrev = c.subarray(t * H, (t + 1) * H);
@@ -213,11 +222,11 @@
         dc[k] = dck * fg;
       }
       f.set(da, X / 8);
-      kernel.matvec(WIHT, X, Y2, E, Gp);
+      kernel.matvec(WIHT, X, Y2, pad4(E), Gp);
       let sum = 0;
       for (let j = 0; j < E; j++) sum += f[Y2 / 8 + j] * f[Y2 / 8 + j];
       norms[t] = Math.sqrt(sum);
-      kernel.matvec(WHHT, X, Y, H, Gp);
+      kernel.matvec(WHHT, X, Y, pad4(H), Gp);
       for (let k = 0; k < H; k++) dh[k] = f[Y / 8 + k];
     }
     return norms;
@@ -237,7 +246,7 @@
   }
 
   // Everything the scope shows for a text: the same answer as helpers.scope.read_scope.
-  function readScope(s, read, text, cursor, clamp, withConnectivity = true) {
+  function readScope(s, read, text, cursor, clamp, withConnectivity = true, previous = null) {
     const input = read(s.model, text);
     if (input.error) return { error: input.error };
     const T = input.ids.length;
@@ -248,7 +257,7 @@
       const problem = checkUnit(s, clamp.unit) || checkValue(clamp.value);
       if (problem) return { error: problem };
     }
-    const run = forward(s, input.ids, clamp);
+    const run = forward(s, input.ids, clamp, previous);
     const { logp, greedy } = predict(s, run, cursor, GREEDY_CHARS);
     const target = cursor < T ? input.ids[cursor] : argmax(logp);
     return { text: input.text, chars: Array.from(input.text), ids: input.ids, cursor, run, logp, target, greedy,
@@ -309,7 +318,8 @@
     }
     el("#sc-text").value = root.dataset.text || "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n";
     let cursor = null; // characters read before the cursor; null: the whole text
-    let cached = {}; // the last runs, by text and intervention: changing only the cursor is cheap
+    let cached = {}; // the last answers, by text, cursor and intervention: changing only the colouring is free
+    let runs = {}; // the last run by intervention: typing reads only the characters that changed
 
     function cursorFromCaret() {
       const area = el("#sc-text");
@@ -338,11 +348,13 @@
       let result, plain;
       try {
         const key = JSON.stringify([text, cursor, clamp, true]), plainKey = JSON.stringify([text, cursor, null, false]);
-        result = cached[key] || readScope(s, read, text, cursor, clamp);
+        const clampKey = JSON.stringify(clamp);
+        result = cached[key] || readScope(s, read, text, cursor, clamp, true, runs[clampKey]);
         if (result.error && cursor !== null) { cursor = null; return update(); }
         if (result.error) return fail(result.error);
-        plain = clamp ? cached[plainKey] || readScope(s, read, text, cursor, null, false) : result;
-        cached = { [key]: result, [plainKey]: plain }; // changing only the colouring reads nothing again
+        plain = clamp ? cached[plainKey] || readScope(s, read, text, cursor, null, false, runs["null"]) : result;
+        cached = { [key]: result, [plainKey]: plain };
+        runs = { [clampKey]: result.run, null: plain.run };
       } catch (e) {
         return fail(String(e.message || e));
       }
@@ -440,7 +452,17 @@
                  probabilities: Array.from(r.logp, Math.exp), target: r.target, connectivity: Array.from(r.connectivity),
                  greedy: r.greedy.map((id) => model.chars[id]).join("") }; // fmt: skip
       },
+      // the time of one full update from nothing (both runs when intervening), and of one
+      // after typing the text's last character (the runs of the text before it at hand)
       time: (text, clamp) => { const t0 = performance.now(); readScope(s, lm.read, text, null, clamp); if (clamp) readScope(s, lm.read, text, null, null, false); return performance.now() - t0; },
+      timeTyping: (text, clamp) => {
+        const before = Array.from(text).slice(0, -1).join("");
+        const a = readScope(s, lm.read, before, null, clamp), b = clamp ? readScope(s, lm.read, before, null, null, false) : a;
+        const t0 = performance.now();
+        readScope(s, lm.read, text, null, clamp, true, a.run);
+        if (clamp) readScope(s, lm.read, text, null, null, false, b.run);
+        return performance.now() - t0;
+      },
     };
     root.dataset.ready = "true";
   });

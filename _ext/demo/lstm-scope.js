@@ -276,6 +276,7 @@
     const mix = (x) => Math.round(255 + (x - 255) * a);
     return `rgb(${mix(r)},${mix(g)},${mix(b)})`;
   }
+  const orange = (v) => { const a = Math.min(1, Math.max(0, v)); const mix = (x) => Math.round(255 + (x - 255) * a); return `rgb(${mix(230)},${mix(85)},${mix(13)})`; };
   const shade = (v) => { const a = Math.min(1, Math.max(0, v)); const x = Math.round(255 - 200 * a); return `rgb(${x},${x},${Math.round(255 - 120 * a)})`; };
 
   function topRows(logp, model, k) {
@@ -384,14 +385,14 @@
         parts.push(`<span class="${classes}" data-t="${t}" title="${escape(show(ch))} ${byC ? "c" : "h"}=${v.toFixed(3)} i=${gates[0].toFixed(2)} f=${gates[1].toFixed(2)} g=${gates[2].toFixed(2)} o=${gates[3].toFixed(2)}">`
           + `<b style="background:${diverging(v / scale)}">${escape(show(ch))}</b>`
           + gates.map((g, q) => `<i style="background:${q === 2 ? diverging(g) : shade(g)}"></i>`).join("")
-          + `<u style="background:${conn === null ? "transparent" : shade(Math.sqrt(conn))}"></u></span>`);
+          + `<u style="background:${conn === null ? "transparent" : orange(Math.sqrt(conn))}"></u></span>`);
         if (ch === "\n") parts.push('<span class="sc-break"></span>');
       });
       el("#sc-strip").innerHTML = parts.join("");
       const target = show(s.model.chars[result.target]);
       el("#sc-legend").innerHTML = `Each character: its box coloured by unit ${unit}'s ${byC ? "c (scaled by its largest size here)" : "h"} after reading it (red positive, blue negative); `
         + "under it four bars, the unit's gates: input, forget (dark: near 1), cell candidate (red/blue), output; "
-        + `and the bottom bar, how much the next character's prediction depends on it: the connectivity for <b>${escape(target)}</b> `
+        + `and the orange bar, how much the prediction after the cursor depends on it (the square root of its connectivity, scaled by the largest) for <b>${escape(target)}</b> `
         + `(${result.cursor < result.chars.length ? "the text's next character" : "the most likely next character"}) after the outlined cursor. `
         + `The underlined ${knContext} characters are all that the Kneser-Ney n-gram of order ${knContext + 1} sees.`;
       const rows = topRows(plain.logp, s.model, 5), changed = clamp ? topRows(result.logp, s.model, 5) : [];

@@ -461,7 +461,7 @@ def test_scope_page_shows_units_interventions_and_messages(scope, shakespeare_py
     ]:
         scope_wait(page, lambda: page.fill(field, value))
         assert message in page.inner_text("#sc-error"), (value, page.inner_text("#sc-error"))
-        assert scope_rows(page) == [] and page.locator("#sc-strip .sc-ch").count() == 0
+        assert scope_rows(page) == [] and page.locator("#sc-strip .sc-ch").count() == 0 and page.inner_text("#sc-time") == ""
         restore = {"#sc-value": "0.5", "#sc-unit": str(unit), "#sc-text": text}[field]
         scope_wait(page, lambda: page.fill(field, restore))
         assert page.inner_text("#sc-error") == ""

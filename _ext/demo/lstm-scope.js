@@ -341,7 +341,7 @@
         error.textContent = message;
         el("#sc-strip").replaceChildren();
         el("#sc-top").tBodies[0].replaceChildren();
-        el("#sc-greedy").textContent = el("#sc-greedy-int").textContent = el("#sc-legend").textContent = "";
+        el("#sc-greedy").textContent = el("#sc-greedy-int").textContent = el("#sc-legend").textContent = el("#sc-time").textContent = "";
         root.dataset.computed = String(Number(root.dataset.computed || 0) + 1);
       };
       if (problem) return fail(problem);

@@ -17,6 +17,8 @@ errors, and the in-page autocomplete demo of chapter 6.
    to int8 by `CharAutocomplete.write_script` (the format is `helpers.char_export`'s);
    `window.SHAKESPEARE_MODEL = null` when the checkpoint is not trained yet (`make train`),
    and the demo then says so.
+5. After them, `lstm-scope.js` and `.css`: the scope on the same model (its units, gates,
+   interventions and connectivity), which reuses the demo's loaded weights.
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ def write_shakespeare_model(app: Sphinx, exception: Exception | None) -> None:
 def add_shakespeare_assets(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
     if pagename == DEMO_PAGE:  # deferred: the page shows before the model (about 1.6 MB) loads
         app.builder.add_css_file("shakespeare-demo.css")
-        for script in (SHAKESPEARE_MODEL, "shakespeare-demo.js"):
+        app.builder.add_css_file("lstm-scope.css")
+        for script in (SHAKESPEARE_MODEL, "shakespeare-demo.js", "lstm-scope.js"):
             app.builder.add_js_file(script, defer="defer")
 
 

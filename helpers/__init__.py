@@ -13,7 +13,8 @@ One idea a module:
   its JSON export);
 - ``charlm`` (the neural character models, their corpus, training and checkpoint), ``ngram``
   (the Kneser-Ney baseline), ``char_autocomplete`` (completions, next words and sampled text
-  from a character model) and ``char_export`` (its int8 export for the in-page demo);
+  from a character model), ``char_export`` (its int8 export for the in-page demo) and ``scope``
+  (a float64 reference of the in-page LSTM scope: units, gates, interventions, connectivity);
 - ``seq2seq``: the encoder-decoder of chapter 7;
 - ``modelfile``, ``checks``, ``plotting``, ``book``: safe model files, argument checks, the
   figure style, glued numbers.

@@ -345,3 +345,156 @@ def test_shakespeare_demo_fits_phone_and_desktop(browser, site, shakespeare_pyth
     if os.environ.get("BOOK_SCREENSHOTS"):  # a folder to keep screenshots in, for people to look at
         page.locator("#shakespeare-demo").screenshot(path=f"{os.environ['BOOK_SCREENSHOTS']}/shakespeare-demo-{width}.png")
     page.close()
+
+
+# ---------------------------------------------------------------- the LSTM scope
+SCOPE_TEXTS = [  # text, cursor (None: the end), intervention (unit, value) or None
+    ("ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n", None, None),
+    ("KING RICHARD III:\nNow is the winter of our discontent\nMade glorious summer by this sun of York;", 40, (113, 0.0)),
+    ("O Romeo\u2019s name, that\u2019s the word", None, (7, 0.5)),  # non-ASCII: the typographic apostrophe
+    ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 3, 150, (300, -1.0)),
+    ("a", None, None),
+    ("JULIET:\nWhat's in a name? that which we call a rose\nBy any other name would smell as sweet;\nSo Romeo would", 12, (113, 0.8)),
+]
+SCOPE_REFUSED = ["Rom\u00e9o and Juliet", "O \U0001f600 Rom\U0001f600", ""]  # outside the alphabet, and empty
+SCOPE_TOLERANCE = 1e-9
+
+
+def scope_wait(page: Page, action) -> None:
+    """Do something to the scope and wait until it has answered."""
+    before = int(page.eval_on_selector("#lstm-scope", "e => Number(e.dataset.computed || 0)"))
+    action()
+    page.wait_for_function(f"Number(document.getElementById('lstm-scope').dataset.computed || 0) > {before}", timeout=30000)
+
+
+@pytest.fixture(scope="module")
+def scope(browser, site, shakespeare_python):
+    visit = Visit(browser, f"{site}/chapters/06_autocomplete.html")
+    visit.page.wait_for_selector("#lstm-scope[data-ready=true]", timeout=30000)
+    yield visit
+    visit.page.close()
+
+
+def test_scope_computes_what_python_computes(scope, shakespeare_python):
+    import numpy as np
+
+    from helpers.scope import Intervention, read_scope
+
+    largest = 0.0
+    assert scope.page.evaluate("window.lstmScope.simd")  # Chromium runs the WebAssembly SIMD kernel
+    for text, cursor, clamp in SCOPE_TEXTS:
+        js = scope.page.evaluate("([t, c, k]) => lstmScope.read(t, c, k && {unit: k[0], value: k[1]})", [text, cursor, clamp])
+        py = read_scope(shakespeare_python, text, cursor, Intervention(*clamp) if clamp else None)
+        assert js["text"] == py.text and js["cursor"] == py.cursor and js["target"] == py.target, text
+        for name in ("h", "c", "gates", "probabilities", "connectivity"):
+            expected = getattr(py, name)
+            difference = float(np.abs(np.reshape(js[name], expected.shape) - expected).max())
+            assert difference < SCOPE_TOLERANCE, (text, name, difference)
+            largest = max(largest, difference)
+        assert js["greedy"] == py.greedy, text
+        assert py.connectivity.max() > 1e-3  # the gradient is not vanishingly small: the comparison means something
+        if clamp:
+            assert (py.h[:, clamp[0]] == clamp[1]).all()
+    for text in SCOPE_REFUSED:
+        message = scope.page.evaluate("t => lstmScope.read(t).error", text)
+        with pytest.raises(ValueError) as info:
+            read_scope(shakespeare_python, text)
+        assert message == str(info.value)
+    print(f"\nlargest difference between the page's scope and Python: {largest:.1e}")
+    assert scope.errors == []
+
+
+def scope_rows(page: Page) -> list[dict]:
+    return page.eval_on_selector_all("#sc-top tbody tr", "rows => rows.map(r => ({...r.dataset}))")
+
+
+def test_scope_page_shows_units_interventions_and_messages(scope, shakespeare_python):
+    import numpy as np
+
+    from helpers.scope import Intervention, read_scope
+
+    page = scope.page
+    named = json_named = page.eval_on_selector("#lstm-scope", "e => JSON.parse(e.dataset.named)")
+    assert named and page.input_value("#sc-unit") == str(named[0]["unit"])  # the chapter's unit first
+    assert page.inner_text("#sc-named button") == f"unit {json_named[0]['unit']}: position in the line"
+    text = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east"
+    scope_wait(page, lambda: page.fill("#sc-text", text))
+    unit = named[0]["unit"]
+    py = read_scope(shakespeare_python, text)
+    assert page.locator("#sc-strip .sc-ch").count() == len(text)
+    rows = scope_rows(page)
+    order = np.argsort(-py.probabilities, kind="stable")[:5]
+    assert [r["char"] for r in rows] == [shakespeare_python.vocab.chars[i] for i in order]
+    assert max(abs(float(r["p"]) - py.probabilities[i]) for r, i in zip(rows, order)) < SCOPE_TOLERANCE
+    assert page.locator("#sc-strip .sc-kn").count() == 6  # the n-gram's window of order 7
+    assert page.inner_text("#sc-greedy") == py.greedy
+    scope_wait(page, lambda: page.type("#sc-text", ", and", delay=20))  # typed: runs reused character by character
+    text += ", and"
+    page.wait_for_function(f"document.querySelectorAll('#sc-strip .sc-ch').length === {len(text)}", timeout=30000)
+    py = read_scope(shakespeare_python, text)
+    rows = scope_rows(page)
+    order = np.argsort(-py.probabilities, kind="stable")[:5]
+    assert max(abs(float(r["p"]) - py.probabilities[i]) for r, i in zip(rows, order)) < SCOPE_TOLERANCE
+    assert page.inner_text("#sc-greedy") == py.greedy
+    # switch the unit off: the intervened column and continuation follow Python's
+    scope_wait(page, lambda: page.select_option("#sc-mode", "off"))
+    off = read_scope(shakespeare_python, text, intervention=Intervention(unit, 0.0))
+    rows = scope_rows(page)
+    order = np.argsort(-off.probabilities, kind="stable")[:5]
+    assert [r["clampedChar"] for r in rows] == [shakespeare_python.vocab.chars[i] for i in order]
+    assert max(abs(float(r["clampedP"]) - off.probabilities[i]) for r, i in zip(rows, order)) < SCOPE_TOLERANCE
+    assert page.inner_text("#sc-greedy-int") == off.greedy and page.inner_text("#sc-greedy") == py.greedy
+    # clamp another unit to a value, and move the cursor by clicking a character
+    scope_wait(page, lambda: page.fill("#sc-unit", "5"))
+    scope_wait(page, lambda: page.select_option("#sc-mode", "clamp"))
+    scope_wait(page, lambda: page.fill("#sc-value", "-0.6"))
+    scope_wait(page, lambda: page.click("#sc-strip .sc-ch[data-t='9']"))
+    clamped = read_scope(shakespeare_python, text, cursor=10, intervention=Intervention(5, -0.6))
+    assert page.get_attribute("#sc-strip .sc-cursor", "data-t") == "9"
+    assert float(scope_rows(page)[0]["clampedP"]) == pytest.approx(clamped.probabilities.max(), abs=SCOPE_TOLERANCE)
+    # bad input gets a clear message
+    for field, value, message in [
+        ("#sc-value", "3", "a unit can be clamped to a value from -1 to 1 (the range of h), got 3"),
+        ("#sc-unit", "384", "unit must be a whole number from 0 to 383, got 384"),
+        ("#sc-unit", "2.5", "unit must be a whole number from 0 to 383, got 2.5"),
+        ("#sc-text", "", "the text is empty: the model needs at least one character to go on"),
+        ("#sc-text", "Rom\u00e9o", "1 character outside the model's alphabet: '\u00e9' (U+00E9) at position 3"),
+    ]:
+        scope_wait(page, lambda: page.fill(field, value))
+        assert message in page.inner_text("#sc-error"), (value, page.inner_text("#sc-error"))
+        assert scope_rows(page) == [] and page.locator("#sc-strip .sc-ch").count() == 0 and page.inner_text("#sc-time") == ""
+        restore = {"#sc-value": "0.5", "#sc-unit": str(unit), "#sc-text": text}[field]
+        scope_wait(page, lambda: page.fill(field, restore))
+        assert page.inner_text("#sc-error") == ""
+    assert scope.errors == []
+
+
+def test_scope_update_time(scope):
+    """One full update for a 300-character text: forward over the text with the unit clamped
+    and without it, the backward pass for the connectivity, both greedy continuations. The
+    time is printed, for the record (budgets are measured, not asserted)."""
+    text = ("ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n" * 4)[:300]
+    for what, clamp in [("switched off", {"unit": 113, "value": 0}), ("as trained", None)]:
+        for how in ("time", "timeTyping"):
+            times = scope.page.evaluate(f"([t, k]) => [0, 1, 2, 3, 4, 5, 6].map(() => lstmScope.{how}(t, k))", [text, clamp])
+            label = "from nothing" if how == "time" else "after typing its last character"
+            print(f"\nscope update, 300 characters, unit {what}, {label}: median {sorted(times)[3]:.0f} ms"
+                  f" (of {', '.join(f'{t:.0f}' for t in times)})")
+    scope_wait(scope.page, lambda: scope.page.fill("#sc-text", text))
+    assert float(scope.page.eval_on_selector("#lstm-scope", "e => e.dataset.updateMs")) > 0
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_scope_fits_phone_and_desktop(browser, site, shakespeare_python, width):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{site}/chapters/06_autocomplete.html", wait_until="networkidle")
+    page.wait_for_selector("#lstm-scope[data-ready=true][data-state=ok]", timeout=30000)
+    page.select_option("#sc-mode", "off")
+    page.wait_for_function("document.querySelector('#lstm-scope').classList.contains('sc-intervening')", timeout=30000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    box = page.eval_on_selector("#lstm-scope", "e => [e.scrollWidth, e.clientWidth, e.getBoundingClientRect().right]")
+    assert box[0] <= box[1] and box[2] <= width, box
+    assert page.locator("#sc-top tbody tr").count() == 5 and page.locator("#sc-strip .sc-ch").count() > 50
+    if os.environ.get("BOOK_SCREENSHOTS"):
+        page.locator("#lstm-scope").screenshot(path=f"{os.environ['BOOK_SCREENSHOTS']}/lstm-scope-{width}.png")
+    page.close()

@@ -375,5 +375,6 @@
     root.dataset.ready = "true";
   });
 
+  if (typeof window !== "undefined") window.shakespeareLM = { loadModel, read }; // for the LSTM scope (lstm-scope.js)
   if (typeof module !== "undefined") module.exports = { loadModel, read, run, complete, nextWords, continueText };
 })();

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.char_autocomplete import CharAutocomplete, read_script
+from helpers.char_autocomplete import CharAutocomplete
+from helpers.char_export import read_script
 from helpers.charlm import CharVocab
 from helpers.scope import Intervention, read_scope
 

@@ -13,3 +13,17 @@ def test_glue_stores_rounded_numbers_for_the_prose(monkeypatch):
     texts = [data["application/papermill.record/text/plain"] for data, _ in shown]
     assert texts == ["0.123", "1.7e-06", "7"]
     assert [meta["scrapbook"]["name"] for _, meta in shown] == ["a", "b", "c"]
+
+
+def test_glue_stores_exactly_what_myst_nb_glue_stores(monkeypatch):
+    from myst_nb import glue as myst_glue
+
+    shown = []
+    publisher = InteractiveShell.instance().display_pub
+    monkeypatch.setattr(publisher, "publish", lambda data, metadata=None, **kw: shown.append((data, metadata)))
+    for name, value in [("a", 0.123), ("b", 7), ("c", "0.47 to 0.81"), ("d", -2.5), ("e", True)]:
+        glue(name, value)
+        myst_glue(name, value, display=False)
+    assert len(shown) == 10
+    for ours, theirs in zip(shown[::2], shown[1::2]):
+        assert ours == theirs

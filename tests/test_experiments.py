@@ -61,3 +61,15 @@ def test_agreement_runs_on_given_models_equal_fresh_runs():
     model = SequenceModel(len(AGREEMENT_VOCAB), 8, 2, "gru")
     given = run_agreement("gru", 4, 10, seed=3, model=model)
     assert given.losses == run_agreement("gru", 4, 10, hidden_size=8, seed=3).losses
+
+
+def test_agreement_sample_equals_the_one_hot_of_agreement_task():
+    from helpers import AGREEMENT_VOCAB, agreement_task
+    from helpers.experiments import _agreement_sample
+
+    for dtype in (torch.float32, torch.float64):
+        for distractors, n in [(0, 2), (5, 7), (50, 64)]:
+            ids, labels = agreement_task(n, distractors, torch.Generator().manual_seed(distractors))
+            x, y = _agreement_sample(distractors, dtype)(n, torch.Generator().manual_seed(distractors))
+            assert x.dtype == dtype and torch.equal(y, labels)
+            assert torch.equal(x, AGREEMENT_VOCAB.one_hot(ids).to(dtype))

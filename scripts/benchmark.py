@@ -126,11 +126,13 @@ def seed_experiments() -> dict[str, tuple[dict, str]]:
     f64, seeds10 = torch.float64, list(range(10))
     q = torch.linalg.qr(torch.randn(32, 32, generator=torch.Generator().manual_seed(1), dtype=f64))[0]
 
-    def exploding():
+    def exploding(scale=2.0):
         model = SequenceModel(2, 32, 1, "rnn").to(f64)
         with torch.no_grad():
-            model.rnn.weight_hh_l0.copy_(2.0 * q)
+            model.rnn.weight_hh_l0.copy_(scale * q)
         return model
+
+    clips = [("no clipping", float("inf")), ("clip at 1", 1.0)]
 
     def seq(n_in, hidden, n_out, cell, dtype=f64, forget_bias=0.0):
         def build():
@@ -166,9 +168,12 @@ def seed_experiments() -> dict[str, tuple[dict, str]]:
     except (FileNotFoundError, ValueError):
         pass
     rows = {
-        "ch3 clipping, SGD, 10 seeds x 2 settings (T=20, 150 steps, f64)": (
-            {name: (exploding, Online(adding(20, f64), 150, 64, 0.05, "mse", clip, "sgd", record_updates=True), seeds10)
-             for name, clip in [("no clipping", float("inf")), ("clip at 1", 1.0)]}, ""),
+        "ch3 clipping, SGD and Adam x 2 settings (T=20, 150 steps, f64) and the rescue x 2 (T=5, 500 steps, f32), "
+        "10 seeds each": (
+            {**{(opt, name): (exploding, Online(adding(20, f64), 150, 64, lr, "mse", clip, opt, record_updates=True), seeds10)
+                for opt, lr in [("sgd", 0.05), ("adam", 0.01)] for name, clip in clips},
+             **{("rescue", name): (lambda: exploding(1.5).float(), Online(adding(5, torch.float32), 500, 64, 0.1, "mse",
+                                   clip, "sgd"), seeds10) for name, clip in clips}}, ""),
         "ch3 adding sweep, RNN, T=2,5,10,20,50, 10 seeds each (800 steps, f32)": (
             {t: (seq(2, 32, 1, "rnn", torch.float32), Online(adding(t, torch.float32), 800), seeds10)
              for t in (2, 5, 10, 20, 50)}, ""),

@@ -7,7 +7,8 @@ compared on the very same test set.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -146,6 +147,70 @@ def agreement_sweep(
                    for d in distractors}  # fmt: skip
     runs = train_experiments(experiments, method)
     return {d: [_agreement_result(run, d, n_test, batch_size) for run in runs[d]] for d in runs}
+
+
+@contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """torch's default dtype set to ``dtype`` inside the block, restored after it. Chapter 3
+    draws its networks and sequences in float64 and then trains its sweeps in float32; a
+    chapter that wants the very same runs draws them the same way."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
+
+
+@dataclass(frozen=True)
+class LongLag:
+    """One long-lag experiment for ``long_lag_sweep``: ``task`` "adding" (``length`` = sequence
+    length) or "agreement" (``length`` = filler words), with the settings of ``adding_sweep``
+    and ``agreement_sweep``."""
+
+    task: str
+    cell: str
+    length: int
+    steps: int
+    seeds: tuple[int, ...]
+    hidden_size: int = 32
+    batch_size: int = 64
+    lr: float = 0.01
+    clip_norm: float | None = None
+    n_test: int = 1000
+    dtype: torch.dtype | None = None
+    target: float | None = None
+    window: int = 10
+
+    def __post_init__(self) -> None:
+        if self.task not in ("adding", "agreement"):
+            raise ValueError(f"task must be 'adding' or 'agreement', got {self.task!r}")
+        if self.target is not None and self.task != "agreement":
+            raise ValueError("target (a stopping rule on batch accuracy) is for the agreement task only")
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+
+
+def long_lag_sweep(experiments: dict[Hashable, LongLag], method: str = "auto") -> dict[Hashable, list[RunResult]]:
+    """Several ``LongLag`` experiments, adding and agreement, any cells, trained together by
+    ``helpers.seeds`` (so they share the cores); ``{name: one result per seed}``. Each
+    experiment gives what ``adding_sweep`` or ``agreement_sweep`` gives with its settings."""
+    specs = {}
+    for name, e in experiments.items():
+        dtype = e.dtype or torch.get_default_dtype()
+        if e.task == "adding":
+            builder = _builder(e.cell, 2, e.hidden_size, 1, e.dtype, None)
+            task = Online(_adding_sample(e.length, dtype), e.steps, e.batch_size, e.lr, "mse", e.clip_norm)
+        else:
+            builder = _builder(e.cell, len(AGREEMENT_VOCAB), e.hidden_size, 2, e.dtype, None)
+            task = Online(_agreement_sample(e.length, dtype), e.steps, e.batch_size, e.lr, "cross_entropy",
+                          e.clip_norm, target=e.target, window=e.window)  # fmt: skip
+        specs[name] = (builder, task, e.seeds)
+    runs = train_experiments(specs, method)
+    results = {}
+    for name, e in experiments.items():
+        score = _adding_result if e.task == "adding" else _agreement_result
+        results[name] = [score(run, e.length, e.n_test, e.batch_size) for run in runs[name]]
+    return results
 
 
 def run_adding_seeds(cell: str, length: int, steps: int, seeds: Iterable[int], **settings) -> list[RunResult]:

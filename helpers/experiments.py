@@ -194,6 +194,16 @@ def long_lag_sweep(experiments: dict[Hashable, LongLag], method: str = "auto") -
     """Several ``LongLag`` experiments, adding and agreement, any cells, trained together by
     ``helpers.seeds`` (so they share the cores); ``{name: one result per seed}``. Each
     experiment gives what ``adding_sweep`` or ``agreement_sweep`` gives with its settings."""
+    runs = train_experiments(long_lag_specs(experiments), method)
+    results = {}
+    for name, e in experiments.items():
+        score = _adding_result if e.task == "adding" else _agreement_result
+        results[name] = [score(run, e.length, e.n_test, e.batch_size) for run in runs[name]]
+    return results
+
+
+def long_lag_specs(experiments: dict[Hashable, LongLag]) -> dict[Hashable, tuple]:
+    """What ``long_lag_sweep`` gives ``train_experiments``: ``{name: (build, task, seeds)}``."""
     specs = {}
     for name, e in experiments.items():
         dtype = e.dtype or torch.get_default_dtype()
@@ -205,12 +215,7 @@ def long_lag_sweep(experiments: dict[Hashable, LongLag], method: str = "auto") -
             task = Online(_agreement_sample(e.length, dtype), e.steps, e.batch_size, e.lr, "cross_entropy",
                           e.clip_norm, target=e.target, window=e.window)  # fmt: skip
         specs[name] = (builder, task, e.seeds)
-    runs = train_experiments(specs, method)
-    results = {}
-    for name, e in experiments.items():
-        score = _adding_result if e.task == "adding" else _agreement_result
-        results[name] = [score(run, e.length, e.n_test, e.batch_size) for run in runs[name]]
-    return results
+    return specs
 
 
 def run_adding_seeds(cell: str, length: int, steps: int, seeds: Iterable[int], **settings) -> list[RunResult]:

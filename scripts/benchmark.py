@@ -112,6 +112,7 @@ def seed_experiments() -> dict[str, tuple[dict, str]]:
         AGREEMENT_VOCAB, SEED_SENTENCES, CharText, Fit, Online, SequenceModel, Vocab, adding_problem,
         agreement_task, next_word_tensors,
     )  # fmt: skip
+    from helpers.experiments import LongLag, long_lag_specs
 
     def adding(length, dtype):
         return lambda n, g: tuple(t.to(dtype) for t in adding_problem(n, length, g))
@@ -184,9 +185,12 @@ def seed_experiments() -> dict[str, tuple[dict, str]]:
         "ch4 transposition lesson, LSTM, 20 seeds x 2 orders (500 epochs, f64)": (
             {name: (seq(2, 5, 9, "lstm"), Fit(transposed(v), 500), list(range(20))) for name, v in
              [("ours", vocab), ("set()", order)]}, ""),
-        "ch4 adding T=100: LSTM seeds 0,1 (1750 steps), RNN seed 0 (150 steps), f32": (
-            {"lstm": (seq(2, 32, 1, "lstm", torch.float32), Online(adding(100, torch.float32), 1750), [0, 1]),
-             "rnn": (seq(2, 32, 1, "rnn", torch.float32), Online(adding(100, torch.float32), 150), [0])}, ""),
+        "ch4 RNN and LSTM matched: adding T=50 (800 steps), agreement 20 and 50 fillers (to 99%, <=200 steps), "
+        "10 seeds each, f32": (long_lag_specs(
+            {(task, cell, n): LongLag(task, cell, n, steps, seeds10, dtype=torch.float32, target=target)
+             for cell in ("rnn", "lstm")
+             for task, n, steps, target in [("adding", 50, 800, None), ("agreement", 20, 200, 0.99),
+                                            ("agreement", 50, 200, 0.99)]}), ""),
         "ch5 agreement gap 20, 10 seeds x RNN, LSTM, LSTM f+1, GRU (to 95%, <=150 steps, f64)": (
             {"rnn": (seq(22, 32, 2, "rnn"), agree(), seeds10), "lstm": (seq(22, 32, 2, "lstm"), agree(), seeds10),
              "lstm f+1": (seq(22, 32, 2, "lstm", forget_bias=1.0), agree(), seeds10),

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from helpers import SequenceModel, run_adding, run_agreement, train_online
+from helpers import SequenceModel, adding_sweep, agreement_sweep, run_adding, run_agreement, train_online
 
 
 def test_runs_are_reproducible():
@@ -73,3 +73,22 @@ def test_agreement_sample_equals_the_one_hot_of_agreement_task():
             x, y = _agreement_sample(distractors, dtype)(n, torch.Generator().manual_seed(distractors))
             assert x.dtype == dtype and torch.equal(y, labels)
             assert torch.equal(x, AGREEMENT_VOCAB.one_hot(ids).to(dtype))
+
+
+def test_long_lag_sweep_gives_what_the_sweeps_give() -> None:
+    from helpers.experiments import LongLag, default_dtype, long_lag_sweep
+
+    together = long_lag_sweep({
+        "add": LongLag("adding", "rnn", 6, 5, range(2), hidden_size=4, dtype=torch.float32),
+        "agree": LongLag("agreement", "lstm", 3, 5, range(2), hidden_size=4, target=0.99),
+    })  # fmt: skip
+    alone_add = adding_sweep("rnn", [6], 5, range(2), hidden_size=4, dtype=torch.float32)[6]
+    alone_agree = agreement_sweep("lstm", [3], 5, range(2), hidden_size=4, target=0.99)[3]
+    assert [r.losses for r in together["add"]] == [r.losses for r in alone_add]
+    assert [r.losses for r in together["agree"]] == [r.losses for r in alone_agree]
+    before = torch.get_default_dtype()
+    with default_dtype(torch.float64):
+        assert torch.get_default_dtype() == torch.float64
+    assert torch.get_default_dtype() == before
+    with pytest.raises(ValueError, match="task must be 'adding' or 'agreement'"):
+        LongLag("adding2", "rnn", 6, 5, range(2))

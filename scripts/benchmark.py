@@ -152,12 +152,6 @@ def seed_experiments() -> dict[str, tuple[dict, str]]:
         inputs, targets = next_word_tensors(SEED_SENTENCES, v)
         return v.one_hot(inputs).transpose(1, 2).to(f64), targets  # (6, 9, 2): the seed's bug
 
-    small = {}
-    for size in (128, 32):
-        data = lambda seed, size=size: agreement(10, f64)(size, torch.Generator().manual_seed(100 + seed))  # noqa: E731
-        for cell in ("lstm", "gru"):
-            small[f"{cell} N={size}"] = (seq(len(AGREEMENT_VOCAB), 32, 2, cell), Fit(data, 60 // -(-size // 32), 0.01,
-                                         batch_size=32), seeds10)  # fmt: skip
     agree = lambda **kw: Online(agreement(20, f64), 150, 32, 0.01, "cross_entropy", target=0.95, window=10, **kw)  # noqa: E731
     text = None
     try:
@@ -191,22 +185,43 @@ def seed_experiments() -> dict[str, tuple[dict, str]]:
              for cell in ("rnn", "lstm")
              for task, n, steps, target in [("adding", 50, 800, None), ("agreement", 20, 200, 0.99),
                                             ("agreement", 50, 200, 0.99)]}), ""),
-        "ch5 agreement gap 20, 10 seeds x RNN, LSTM, LSTM f+1, GRU (to 95%, <=150 steps, f64)": (
+        "ch5 agreement gap 20, 10 seeds x RNN, LSTM, LSTM f+1, GRU, GRU z+1 (to 95%, <=150 steps, f64)": (
             {"rnn": (seq(22, 32, 2, "rnn"), agree(), seeds10), "lstm": (seq(22, 32, 2, "lstm"), agree(), seeds10),
              "lstm f+1": (seq(22, 32, 2, "lstm", forget_bias=1.0), agree(), seeds10),
-             "gru": (seq(22, 32, 2, "gru"), agree(), seeds10)}, ""),
-        "ch5 small data, LSTM and GRU, N=128 and 32, 10 seeds each (60 updates, f64)": (small, ""),
+             "gru": (seq(22, 32, 2, "gru"), agree(), seeds10),
+             "gru z+1": (seq(22, 32, 2, "gru", forget_bias=1.0), agree(), seeds10)}, ""),
     }
     rows["ch2 taggers: window, shared, RNN, bidirectional, 10 seeds each (200 full-batch epochs, f64)"] = (
         _taggers(), "chapter 1's training sentences only")
     rows["ch7 encoder-decoder with and without attention, 10 seeds each (300 steps, batch 32, f64)"] = (
         _encoder_decoders(), "")
     if text is not None:
+        rows["ch5 next character, LSTM 32 and GRU 37 units, 10k, 50k and 300k characters, 10 seeds each (200 steps, f32)"] = (
+            _char_windows(text, len(char_vocab)), "")
         task = CharText(text, 300, 32, 64, 2e-2, 2e-3, 1.0)
         rows["ch6 three short char-LM runs, RNN, LSTM, GRU 1x128 (300 steps, f32)"] = (
             {cell: (lambda c=cell: CharLM(len(char_vocab), c, hidden_size=128, embedding_size=32), task, [0])
              for cell in ("rnn", "lstm", "gru")}, "")  # fmt: skip
     return rows
+
+
+def _char_windows(train_ids, n_chars: int) -> dict:
+    """Chapter 5's graded task: 12 characters in, the 13th out, at matched parameter counts."""
+    import torch
+
+    from helpers import NextWordModel, Online
+
+    def sample(size):
+        def draw(n, generator):
+            rows = train_ids[torch.randint(size - 12, (n,), generator=generator)[:, None] + torch.arange(13)]
+            return rows[:, :12], rows[:, 12]
+
+        return draw
+
+    widths = {"lstm": 32, "gru": 37}
+    return {(cell, size): (lambda c=cell: NextWordModel(n_chars, widths[c], c, embedding_size=16),
+                           Online(sample(size), 200, 64, 0.01, "cross_entropy"), list(range(10)))
+            for size in (10_000, 50_000, 300_000) for cell in widths}  # fmt: skip
 
 
 def _taggers() -> dict:

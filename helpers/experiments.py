@@ -166,7 +166,7 @@ def default_dtype(dtype: torch.dtype) -> Iterator[None]:
 class LongLag:
     """One long-lag experiment for ``long_lag_sweep``: ``task`` "adding" (``length`` = sequence
     length) or "agreement" (``length`` = filler words), with the settings of ``adding_sweep``
-    and ``agreement_sweep``."""
+    and ``agreement_sweep``; ``build`` replaces the network as there."""
 
     task: str
     cell: str
@@ -181,6 +181,7 @@ class LongLag:
     dtype: torch.dtype | None = None
     target: float | None = None
     window: int = 10
+    build: Callable[[], SequenceModel] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in ("adding", "agreement"):
@@ -208,10 +209,10 @@ def long_lag_specs(experiments: dict[Hashable, LongLag]) -> dict[Hashable, tuple
     for name, e in experiments.items():
         dtype = e.dtype or torch.get_default_dtype()
         if e.task == "adding":
-            builder = _builder(e.cell, 2, e.hidden_size, 1, e.dtype, None)
+            builder = _builder(e.cell, 2, e.hidden_size, 1, e.dtype, e.build)
             task = Online(_adding_sample(e.length, dtype), e.steps, e.batch_size, e.lr, "mse", e.clip_norm)
         else:
-            builder = _builder(e.cell, len(AGREEMENT_VOCAB), e.hidden_size, 2, e.dtype, None)
+            builder = _builder(e.cell, len(AGREEMENT_VOCAB), e.hidden_size, 2, e.dtype, e.build)
             task = Online(_agreement_sample(e.length, dtype), e.steps, e.batch_size, e.lr, "cross_entropy",
                           e.clip_norm, target=e.target, window=e.window)  # fmt: skip
         specs[name] = (builder, task, e.seeds)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from helpers import SequenceModel, adding_sweep, agreement_sweep, run_adding, run_agreement, train_online
+from helpers import AGREEMENT_VOCAB, SequenceModel, adding_sweep, agreement_sweep, run_adding, run_agreement, train_online
 
 
 def test_runs_are_reproducible():
@@ -75,6 +75,14 @@ def test_agreement_sample_equals_the_one_hot_of_agreement_task():
             assert torch.equal(x, AGREEMENT_VOCAB.one_hot(ids).to(dtype))
 
 
+def _opened_gru(hidden_size: int) -> SequenceModel:
+    """A GRU for the agreement task with its update gate's input bias raised by 1."""
+    model = SequenceModel(len(AGREEMENT_VOCAB), hidden_size, 2, "gru")
+    with torch.no_grad():
+        model.rnn.bias_ih_l0[hidden_size : 2 * hidden_size] += 1.0
+    return model
+
+
 def test_long_lag_sweep_gives_what_the_sweeps_give() -> None:
     from helpers.experiments import LongLag, default_dtype, long_lag_sweep
 
@@ -86,6 +94,11 @@ def test_long_lag_sweep_gives_what_the_sweeps_give() -> None:
     alone_agree = agreement_sweep("lstm", [3], 5, range(2), hidden_size=4, target=0.99)[3]
     assert [r.losses for r in together["add"]] == [r.losses for r in alone_add]
     assert [r.losses for r in together["agree"]] == [r.losses for r in alone_agree]
+    opened = lambda: _opened_gru(4)  # noqa: E731
+    built = long_lag_sweep({"gru": LongLag("agreement", "gru", 3, 5, range(2), hidden_size=4, build=opened)})["gru"]
+    alone_built = agreement_sweep("gru", [3], 5, range(2), hidden_size=4, build=opened)[3]
+    assert [r.losses for r in built] == [r.losses for r in alone_built]
+    assert [r.losses for r in built] != [r.losses for r in agreement_sweep("gru", [3], 5, range(2), hidden_size=4)[3]]
     before = torch.get_default_dtype()
     with default_dtype(torch.float64):
         assert torch.get_default_dtype() == torch.float64

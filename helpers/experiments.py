@@ -166,7 +166,9 @@ def default_dtype(dtype: torch.dtype) -> Iterator[None]:
 class LongLag:
     """One long-lag experiment for ``long_lag_sweep``: ``task`` "adding" (``length`` = sequence
     length) or "agreement" (``length`` = filler words), with the settings of ``adding_sweep``
-    and ``agreement_sweep``; ``build`` replaces the network as there."""
+    and ``agreement_sweep``; ``build`` replaces the network as there. ``target`` stops a run
+    as in ``agreement_sweep``; for adding, once its last ``window`` batches average at most
+    ``target`` in MSE."""
 
     task: str
     cell: str
@@ -186,8 +188,6 @@ class LongLag:
     def __post_init__(self) -> None:
         if self.task not in ("adding", "agreement"):
             raise ValueError(f"task must be 'adding' or 'agreement', got {self.task!r}")
-        if self.target is not None and self.task != "agreement":
-            raise ValueError("target (a stopping rule on batch accuracy) is for the agreement task only")
         object.__setattr__(self, "seeds", tuple(self.seeds))
 
 
@@ -210,7 +210,8 @@ def long_lag_specs(experiments: dict[Hashable, LongLag]) -> dict[Hashable, tuple
         dtype = e.dtype or torch.get_default_dtype()
         if e.task == "adding":
             builder = _builder(e.cell, 2, e.hidden_size, 1, e.dtype, e.build)
-            task = Online(_adding_sample(e.length, dtype), e.steps, e.batch_size, e.lr, "mse", e.clip_norm)
+            task = Online(_adding_sample(e.length, dtype), e.steps, e.batch_size, e.lr, "mse", e.clip_norm,
+                          target=e.target, window=e.window)  # fmt: skip
         else:
             builder = _builder(e.cell, len(AGREEMENT_VOCAB), e.hidden_size, 2, e.dtype, e.build)
             task = Online(_agreement_sample(e.length, dtype), e.steps, e.batch_size, e.lr, "cross_entropy",

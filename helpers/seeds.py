@@ -25,7 +25,6 @@ clipping (by its own gradient norm) and its own stopping rule. Three ways to get
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -89,8 +88,9 @@ class Online:
     ``loss(output, targets)`` giving the batch's mean loss (such as a cross-entropy that skips
     padding). ``clip_norm`` rescales a run's gradient whose norm exceeds it (``math.inf``: measure the
     norm through ``clip_grad_norm_`` and never clip). With ``target``, a run stops once its
-    last ``window`` batch accuracies (each batch scored before learning from it, so
-    classification only) average at least ``target``. A run whose loss is not finite stops
+    last ``window`` batches, each scored before learning from it, average at least ``target``
+    in accuracy (``loss="cross_entropy"``) or at most ``target`` in loss (``loss="mse"``); see
+    ``helpers.stacked.reached_target``. A run whose loss is not finite stops
     before that step's update (its weights stay the last finite ones).
     ``record_updates`` keeps the size of every update, ``||theta_after - theta_before||``.
     """
@@ -111,8 +111,9 @@ class Online:
         if not callable(self.loss):
             check_choice("loss", self.loss, LOSSES)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        if self.target is not None and self.loss != "cross_entropy":
-            raise ValueError("target stops on batch accuracy, so it needs loss='cross_entropy'")
+        if self.target is not None and self.loss not in LOSSES:
+            raise ValueError("target stops on batch accuracy or mean squared error, so it needs loss='cross_entropy' "
+                             "or 'mse', not a loss function")
 
 
 @dataclass(frozen=True)
@@ -391,7 +392,7 @@ def _train_one(model: nn.Module, task: Task, seed: int, rng_state: Tensor) -> Se
         run.grad_norms.append(norm.item())
         if before is not None:
             run.updates.append((torch.cat([p.detach().flatten() for p in params]) - before).norm().item())
-        if task.target is not None and step >= task.window and statistics.mean(run.batch_accuracy[-task.window :]) >= task.target:
+        if task.target is not None and step >= task.window and stacked.reached_target(task, run):
             run.reached = step
             break
     model.eval()

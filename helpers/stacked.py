@@ -291,6 +291,14 @@ def stack_batches(parts: list[Inputs]) -> Inputs:
     return torch.stack(parts)
 
 
+def reached_target(task, run) -> bool:  # noqa: ANN001
+    """Whether an ``Online`` ``run``'s last ``task.window`` batches meet ``task.target``: their accuracies
+    average at least the target (cross-entropy) or their losses at most the target (MSE)."""
+    if task.loss == "cross_entropy":
+        return statistics.mean(run.batch_accuracy[-task.window :]) >= task.target
+    return statistics.mean(run.losses[-task.window :]) <= task.target
+
+
 def train_online(models: list[nn.Module], task, runs: list) -> list:
     """Train the stacked ``models`` on ``task`` (an ``Online``), filling each seed's ``runs`` entry."""
     seeds = [run.seed for run in runs]
@@ -330,8 +338,7 @@ def train_online(models: list[nn.Module], task, runs: list) -> list:
             if sizes is not None:
                 runs[i].updates.append(sizes[r])
         if task.target is not None and step >= task.window:
-            done = [r for r, i in enumerate(active)
-                    if statistics.mean(runs[i].batch_accuracy[-task.window :]) >= task.target]  # fmt: skip
+            done = [r for r, i in enumerate(active) if reached_target(task, runs[i])]
             for r in done:
                 runs[active[r]].reached = step
             if done:

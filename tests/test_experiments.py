@@ -94,6 +94,12 @@ def test_long_lag_sweep_gives_what_the_sweeps_give() -> None:
     alone_agree = agreement_sweep("lstm", [3], 5, range(2), hidden_size=4, target=0.99)[3]
     assert [r.losses for r in together["add"]] == [r.losses for r in alone_add]
     assert [r.losses for r in together["agree"]] == [r.losses for r in alone_agree]
+    # an adding run with a target stops as the same run through Online does
+    stopping = LongLag("adding", "gru", 4, 200, range(2), hidden_size=8, lr=0.03, target=0.08, window=5)
+    stopped = long_lag_sweep({"add": stopping})["add"]
+    assert any(r.reached is not None for r in stopped)
+    for r in stopped:
+        assert len(r.losses) == (r.reached or 200)
     opened = lambda: _opened_gru(4)  # noqa: E731
     built = long_lag_sweep({"gru": LongLag("agreement", "gru", 3, 5, range(2), hidden_size=4, build=opened)})["gru"]
     alone_built = agreement_sweep("gru", [3], 5, range(2), hidden_size=4, build=opened)[3]

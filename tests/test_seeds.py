@@ -160,6 +160,25 @@ def test_a_run_that_reaches_its_target_stops_while_the_others_go_on(cell):
     torch.testing.assert_close(weights(stopped.model), weights(cut.model), rtol=RTOL, atol=1e-12)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_run_that_reaches_its_mse_target_stops_while_the_others_go_on(cell):
+    build = lambda: SequenceModel(2, 16, 1, cell).double()  # noqa: E731
+    task = Online(adding64, steps=300, batch_size=16, lr=0.03, target=0.05, window=5)
+    seeds = [0, 1, 2, 3]
+    serial = train_seeds(build, task, seeds, method="serial")
+    reached = [run.reached for run in serial]
+    assert len(set(reached)) > 1 and any(r is not None for r in reached)  # they stop at different steps
+    stacked = train_seeds(build, task, seeds, method="stacked")
+    assert_close_runs(stacked, serial)
+    assert [r.reached for r in stacked] == reached
+    for run in stacked:
+        if run.reached is not None:
+            assert len(run.losses) == run.reached
+            assert sum(run.losses[-5:]) / 5 <= 0.05 < sum(run.losses[-6:-1]) / 5
+        else:
+            assert len(run.losses) == 300
+
+
 def test_a_run_whose_loss_overflows_stops_before_its_update():
     def exploding():
         model = SequenceModel(2, 8, 1, "rnn").double()
@@ -274,8 +293,8 @@ def test_bad_arguments_are_named():
         Online(task.sample, steps=2, optimizer="rmsprop")
     with pytest.raises(ValueError, match="steps must be an integer of at least 1, got 0"):
         Online(task.sample, steps=0)
-    with pytest.raises(ValueError, match="target stops on batch accuracy"):
-        Online(task.sample, steps=2, target=0.9)
+    with pytest.raises(ValueError, match="target stops on batch accuracy or mean squared error"):
+        Online(task.sample, steps=2, loss=lambda output, targets: output.sum(), target=0.9)
     with pytest.raises(TypeError, match="task must be Online, Fit or CharText, got dict"):
         train_seeds(build, {"steps": 2}, [0])
     with pytest.raises(TypeError, match="build must be a function"):

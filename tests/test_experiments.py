@@ -55,7 +55,7 @@ def test_runs_on_given_models_in_threads_equal_runs_one_after_another():
 
 
 def test_agreement_runs_on_given_models_equal_fresh_runs():
-    from helpers import AGREEMENT_VOCAB, seed_everything
+    from helpers import seed_everything
 
     seed_everything(3)
     model = SequenceModel(len(AGREEMENT_VOCAB), 8, 2, "gru")
@@ -64,7 +64,7 @@ def test_agreement_runs_on_given_models_equal_fresh_runs():
 
 
 def test_agreement_sample_equals_the_one_hot_of_agreement_task():
-    from helpers import AGREEMENT_VOCAB, agreement_task
+    from helpers import agreement_task
     from helpers.experiments import _agreement_sample
 
     for dtype in (torch.float32, torch.float64):

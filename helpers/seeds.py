@@ -21,13 +21,25 @@ clipping (by its own gradient norm) and its own stopping rule. Three ways to get
 
 ``"auto"`` stacks what can be stacked, except where ``AUTO_LARGE`` and ``LARGE_STEP``
 (measured on the book's 2-core machine, see there) say threads of fused kernels are faster.
+
+Whatever the method, the jobs (a run, or a stack) share the ``workers`` cores. On Linux they
+run in processes (``FORK``): this one and ``workers - 1`` forked copies of it, each with a
+share of the jobs, which send back every run's trained weights and records; a job's
+arithmetic is the same as in a thread, bit for bit, without Python's one interpreter lock
+between the cores. Elsewhere, in threads.
 """
 
 from __future__ import annotations
 
+import io
+import os
+import pickle
+import sys
+import traceback
+import warnings
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import torch
@@ -186,7 +198,7 @@ def train_experiments(
     """Several experiments ``{name: (build, task, seeds)}`` sharing the cores; ``{name: runs}``.
 
     Every network is built first, in order; then the work (one stack per experiment, or one
-    job per run) is spread over ``workers`` threads.
+    job per run) is spread over ``workers`` processes (``FORK``, on Linux) or threads.
     """
     check_choice("method", method, METHODS)
     check_positive(workers=workers)
@@ -226,6 +238,8 @@ def train_experiments(
         costs.append(_cost(task) * len(seeds))
     if method == "serial" or workers == 1 or len(jobs) == 1:
         done = [job() for job in jobs]
+    elif FORK:
+        done = _in_processes(jobs, costs, workers)
     else:
         # the longest jobs first, so that no core is left waiting on one long job at the end
         order = sorted(range(len(jobs)), key=lambda i: -costs[i])
@@ -236,6 +250,96 @@ def train_experiments(
     for (name, _), runs in zip(slots, done):
         results[name].update({run.seed: run for run in runs})
     return {name: [results[name][seed] for seed in checked[name]] for name in experiments}
+
+
+# --- sharing the cores ---------------------------------------------------------------------------------
+
+# Fork where it is safe and cheap: Linux (macOS's system libraries do not support fork without exec).
+FORK = sys.platform == "linux" and hasattr(os, "fork")
+
+
+def _models_of(job: Callable[[], list[SeedRun]]) -> list[nn.Module]:
+    """The networks a job trains: one (``_train_alone``) or a stack's (``_train_stacked``)."""
+    first = job.args[0]
+    return list(first) if isinstance(first, list) else [first]
+
+
+def _in_processes(jobs: list[Callable[[], list[SeedRun]]], costs: list[float], workers: int) -> list[list[SeedRun]]:
+    """Run ``jobs`` in this process and ``workers - 1`` forked copies of it, each with a share
+    (the longest jobs first, each to the least loaded). A copy runs its share on one thread,
+    prints nothing (its output comes back as text) and sends back, per run, the trained
+    weights and the records; the networks here take those weights."""
+    shares: list[list[int]] = [[] for _ in range(workers)]
+    loads = [0.0] * workers
+    for i in sorted(range(len(jobs)), key=lambda i: -costs[i]):
+        least = loads.index(min(loads))
+        shares[least].append(i)
+        loads[least] += costs[i]
+    children = []
+    for share in (s for s in shares[1:] if s):
+        read, write = os.pipe()
+        with warnings.catch_warnings():  # Python 3.12+ warns that a threaded process forks: this copy only trains
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            _child(jobs, share, write)  # never returns
+        os.close(write)
+        children.append((pid, read, share))
+    try:
+        done: dict[int, list[SeedRun]] = {i: jobs[i]() for i in shares[0]}
+    finally:  # even if this share failed, take every copy's results, so that none is left waiting
+        received = [(share, _receive(pid, read)) for pid, read, share in children]
+    failure = None
+    for share, data in received:
+        if not data:
+            failure = failure or f"a worker process (jobs {share}) ended without sending its results"
+            continue
+        printed, results = pickle.loads(data)
+        sys.stdout.write(printed)
+        if isinstance(results, str):  # the worker's traceback
+            failure = failure or f"a worker process failed:\n{results}"
+            continue
+        for i, runs in results:
+            models = _models_of(jobs[i])
+            for run in runs:
+                state, training, position = run.model
+                models[position].load_state_dict(state)
+                models[position].train(training)
+            done[i] = [replace(run, model=models[run.model[2]]) for run in runs]
+    if failure:
+        raise RuntimeError(failure)
+    return [done[i] for i in range(len(jobs))]
+
+
+def _receive(pid: int, read: int) -> bytes:
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    return data
+
+
+def _child(jobs: list[Callable[[], list[SeedRun]]], share: list[int], write: int) -> None:
+    """A forked worker: run ``share``, send (printed text, results or a traceback), exit at once."""
+    printed = io.StringIO()
+    sys.stdout = sys.stderr = printed  # the parent's streams belong to its threads (a kernel's, say)
+    try:
+        torch.set_num_threads(1)  # OpenMP's thread pool does not survive a fork; the book trains on one thread
+        results: list | str = []
+        for i in share:
+            models = _models_of(jobs[i])
+            runs = jobs[i]()
+            positions = [next(k for k, m in enumerate(models) if m is run.model) for run in runs]
+            results.append((i, [replace(run, model=(run.model.state_dict(), run.model.training, k))
+                                for run, k in zip(runs, positions)]))
+    except BaseException:
+        results = traceback.format_exc()
+    try:
+        payload = pickle.dumps((printed.getvalue(), results))
+        with os.fdopen(write, "wb") as pipe:
+            pipe.write(payload)
+    finally:
+        os._exit(0)  # no cleanup: the parent's files, sockets and threads are not this copy's
 
 
 # --- choosing the method --------------------------------------------------------------------------------

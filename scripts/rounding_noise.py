@@ -19,7 +19,9 @@ How it reaches everything a chapter computes:
   updates;
 - the mode lives in thread-local state, so ``enable`` also wraps ``threading.Thread.run``:
   every thread started afterwards (a ``ThreadPoolExecutor``'s workers among them) enters the
-  same mode before it runs anything.
+  same mode before it runs anything;
+- a process forked from a thread in the mode (``helpers.seeds``' workers) is a copy of that
+  thread, mode included; its ``counts()`` stay in the copy.
 
 What is left exact: operations whose result is exact on every CPU, because they only move,
 select, compare or create values (copies, casts, indexing, concatenation, ``max``,

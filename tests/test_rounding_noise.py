@@ -7,6 +7,7 @@ child Python; the chaotic notebook runs through ``scripts/check_reproducible.py`
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -153,3 +154,42 @@ def test_check_refuses_unknown_runs_and_missing_notebooks(capsys: pytest.Capture
     with pytest.raises(SystemExit):
         check_reproducible.parse(["chapters/no_such.ipynb"])
     assert "no such notebook: chapters/no_such.ipynb" in capsys.readouterr().err
+
+
+# helpers.seeds forks worker processes on Linux: the noise must reach them too.
+FORKED = r"""
+import json, os, sys
+import torch
+sys.path.insert(0, sys.argv[1])
+from helpers import Online, SequenceModel, train_experiments
+from helpers.tasks import adding_problem
+
+def sample(batch_size, generator):
+    inputs, targets = adding_problem(batch_size, 10, generator)
+    return inputs.double(), targets.double()
+
+task = Online(sample, steps=20, batch_size=8)
+experiments = {cell: (lambda c=cell: SequenceModel(2, 6, 1, c).double(), task, [0, 1]) for cell in ["lstm", "gru"]}
+def losses():
+    runs = train_experiments(experiments, method="threads")
+    return {cell: [run.losses[-1].hex() for run in runs[cell]] for cell in runs}
+
+before = losses()
+import rounding_noise
+rounding_noise.enable(1)
+after = losses()
+print(json.dumps({"before": before, "after": after, "parent": os.getpid()}))
+"""
+
+
+def test_noise_reaches_the_worker_processes_of_the_seeds_tool() -> None:
+    from helpers.seeds import FORK
+
+    if not FORK:
+        pytest.skip("worker processes are forked on Linux only")
+    out = subprocess.run([sys.executable, "-c", FORKED, str(SCRIPTS)], capture_output=True, text=True, check=True,
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    probe = json.loads(out.stdout)
+    for cell in ["lstm", "gru"]:  # four equal jobs: two trained in this process, two in a forked copy
+        for exact, noisy in zip(probe["before"][cell], probe["after"][cell], strict=True):
+            assert exact != noisy, f"{cell}: the noise did not change a run"

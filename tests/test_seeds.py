@@ -1,6 +1,7 @@
 """helpers.seeds: many seeds trained together equal the same seeds trained one by one."""
 
 import math
+import os
 
 import pytest
 import torch
@@ -319,3 +320,51 @@ def test_a_sweep_gives_each_setting_what_it_gives_alone() -> None:
         alone = run_adding_seeds("rnn", length, 20, [0, 1], hidden_size=8, dtype=torch.float64)
         for a, b in zip(sweep[length], alone):
             assert a.seed == b.seed and a.losses == b.losses and a.test_loss == b.test_loss
+
+
+class TalkativeNet(torch.nn.Module):
+    """Prints on its first forward pass in training, or fails there if it is the ``fail_at``-th built."""
+
+    built, fail_at = 0, None
+
+    def __init__(self):
+        super().__init__()
+        TalkativeNet.built += 1
+        self.fails, self.spoke = TalkativeNet.built == TalkativeNet.fail_at, False
+        self.out = torch.nn.Linear(2, 1)
+
+    def forward(self, x):
+        if self.fails and torch.is_grad_enabled():  # in training, not when probed for stacking
+            raise ValueError("this network refuses to train")
+        if not self.spoke and torch.is_grad_enabled():
+            print(f"forward in process {os.getpid()}")
+            self.spoke = True
+        return self.out(x[:, -1]).squeeze(-1)
+
+
+def test_processes_give_what_threads_give_and_bring_back_what_they_print(monkeypatch, capsys):
+    import helpers.seeds as seeds
+
+    if not seeds.FORK:
+        pytest.skip("worker processes are forked on Linux only")
+    task = Online(adding64, steps=30, batch_size=8, clip_norm=0.5)
+    experiments = {"stacked": (lambda: SequenceModel(2, 6, 1, "rnn").double(), task, [0, 1, 2]),
+                   "alone": (lambda: SequenceModel(2, 6, 1, "lstm").double(), task, [0, 1])}
+    in_processes = train_experiments(experiments, method="auto")
+    monkeypatch.setattr(seeds, "FORK", False)
+    in_threads = train_experiments(experiments, method="auto")
+    for name in experiments:
+        assert_same_runs(in_processes[name], in_threads[name])
+        assert [r.model.training for r in in_processes[name]] == [r.model.training for r in in_threads[name]]
+    monkeypatch.setattr(seeds, "FORK", True)
+    # two equal jobs: the first built runs here, the second in the forked copy
+    talk = {name: (lambda: TalkativeNet().double(), Online(adding64, steps=2, batch_size=4), [seed]) for seed, name in enumerate("ab")}
+    TalkativeNet.built, TalkativeNet.fail_at = 0, 2
+    with pytest.raises(RuntimeError, match="(?s)a worker process failed.*this network refuses to train"):
+        train_experiments(talk, method="threads")
+    capsys.readouterr()
+    TalkativeNet.built, TalkativeNet.fail_at = 0, None
+    train_experiments(talk, method="threads")
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == len(set(printed)) == 2  # one line from each process, the copy's brought back
+    assert f"forward in process {os.getpid()}" in printed

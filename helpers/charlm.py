@@ -9,7 +9,8 @@ What is here, in reading order:
 - ``CharLM``: embedding -> RNN, LSTM or GRU -> linear head, the cell type a parameter;
 - ``train_charlm``: Adam on truncated-BPTT windows, the state carried from window to window;
 - ``validation_loss``: the mean loss over a whole text in nats per character, computed in
-  parallel streams;
+  parallel streams (or, for a transformer, in windows);
+- ``load_training_record``: what `make train` measured while choosing and training;
 - ``save_checkpoint`` / ``load_checkpoint``: the shipped model, one `modelfile` payload
   (float16 weights with a checksum, settings with a fingerprint), written atomically and
   read with ``torch.load(..., weights_only=True)``; a damaged, tampered, truncated or
@@ -19,6 +20,7 @@ What is here, in reading order:
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +35,7 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 CORPUS_FILE = "tinyshakespeare.txt"
 CORPUS_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 CHECKPOINT_PATH = DATA_DIR / "shakespeare_lstm.pt"
+TRAINING_RECORD_PATH = DATA_DIR / "training_record.json"  # what `make train` measured
 CHECKPOINT_FORMAT = "helpers.charlm/1"
 TRAIN_FRACTION = 0.9
 
@@ -237,13 +240,19 @@ def train_charlm(
 
 
 @torch.no_grad()
-def validation_loss(model: CharLM, ids: Tensor, streams: int = 64, warmup: int = 100, piece: int = 512) -> float:
-    """Mean cross-entropy (nats per character) of predicting ``ids[1:]`` from what precedes.
+def validation_loss(model: nn.Module, ids: Tensor, streams: int = 64, warmup: int = 100, piece: int = 512) -> float:
+    """Mean cross-entropy (nats per character) of predicting ``ids[1:]`` from what precedes:
+    the one evaluator of every character model in the book, each character scored once.
 
-    The text is cut into ``streams`` contiguous chunks run side by side as one batch, the state
+    A transformer sees a window of the text (``transformer.window_loss``). For a recurrent
+    model the text is cut into ``streams`` contiguous chunks run side by side as one batch, the state
     carried along each chunk. Each chunk but the first starts ``warmup`` characters early
     (those predictions are not scored) so that no chunk starts from nothing.
     """
+    if hasattr(model, "block_size"):
+        from .transformer import window_loss  # it imports this module
+
+        return window_loss(model, ids)
     model.eval()
     n_targets = len(ids) - 1
     chunk = math.ceil(n_targets / streams)
@@ -271,6 +280,16 @@ def validation_loss(model: CharLM, ids: Tensor, streams: int = 64, warmup: int =
 # --- the shipped checkpoint -----------------------------------------------------------------
 
 
+def load_training_record(path: str | Path | None = None) -> dict:
+    """What `make train` (scripts/train_shakespeare.py) recorded: every candidate's held-out
+    loss on the training text, the settings chosen, and each shipped run's validation loss
+    and seconds of training."""
+    path = Path(path) if path is not None else TRAINING_RECORD_PATH
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: `make train` writes it beside the shipped models")
+    return json.loads(path.read_text())
+
+
 def save_checkpoint(model: CharLM, vocab: CharVocab, path: str | Path, val_loss: float, **extra) -> Path:
     """Write the model's weights in float16 with its settings, alphabet, measured validation
     loss and ``extra`` (plain values: the training settings), atomically; only tensors,
@@ -281,9 +300,10 @@ def save_checkpoint(model: CharLM, vocab: CharVocab, path: str | Path, val_loss:
     return save_payload(path, pack(CHECKPOINT_FORMAT, state, config, embed=True))
 
 
-def half_precision_copy(model: CharLM) -> CharLM:
-    """The model with every weight rounded to float16 and back: what the checkpoint holds."""
-    copy = CharLM(**model.config())
+def half_precision_copy(model: nn.Module) -> nn.Module:
+    """The model (a CharLM or a CharTransformer) with every weight rounded to float16 and
+    back: what its checkpoint holds."""
+    copy = type(model)(**model.config())
     copy.load_state_dict({n: t.to(torch.float16).float() for n, t in model.state_dict().items()})
     return copy.eval()
 

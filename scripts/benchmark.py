@@ -198,8 +198,8 @@ def seed_experiments() -> dict[str, tuple[dict, str]]:
     if text is not None:
         rows["ch5 next character, LSTM 32 and GRU 37 units, 10k, 50k and 300k characters, 10 seeds each (200 steps, f32)"] = (
             _char_windows(text, len(char_vocab)), "")
-        task = CharText(text, 150, 32, 64, 2e-2, 2e-3, 1.0)
-        rows["ch6 short char-LM runs, RNN, LSTM, GRU 1x128, 3 seeds each (150 steps, f32)"] = (
+        task = CharText(text, 100, 32, 64, 2e-2, 2e-3, 1.0)
+        rows["ch6 short char-LM runs, RNN, LSTM, GRU 1x128, 3 seeds each (100 steps, f32)"] = (
             {cell: (lambda c=cell: CharLM(len(char_vocab), c, hidden_size=128, embedding_size=32), task, [0, 1, 2])
              for cell in ("rnn", "lstm", "gru")}, "")  # fmt: skip
     return rows

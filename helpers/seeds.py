@@ -23,10 +23,10 @@ clipping (by its own gradient norm) and its own stopping rule. Three ways to get
 (measured on the book's 2-core machine, see there) say threads of fused kernels are faster.
 
 Whatever the method, the jobs (a run, or a stack) share the ``workers`` cores. On Linux they
-run in processes (``FORK``): this one and ``workers - 1`` forked copies of it, each with a
-share of the jobs, which send back every run's trained weights and records; a job's
-arithmetic is the same as in a thread, bit for bit, without Python's one interpreter lock
-between the cores. Elsewhere, in threads.
+run in processes (``FORK``): this one and ``workers - 1`` forked copies of it, each taking
+the next job from a shared queue when it is free; the copies send back every run's trained
+weights and records. A job's arithmetic is the same as in a thread, bit for bit, without
+Python's one interpreter lock between the cores. Elsewhere, in threads.
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import struct
 import sys
 import traceback
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -238,14 +239,10 @@ def train_experiments(
         costs.append(_cost(task) * len(seeds))
     if method == "serial" or workers == 1 or len(jobs) == 1:
         done = [job() for job in jobs]
-    elif FORK:
+    elif FORK and len(jobs) <= MAX_QUEUED:
         done = _in_processes(jobs, costs, workers)
     else:
-        # the longest jobs first, so that no core is left waiting on one long job at the end
-        order = sorted(range(len(jobs)), key=lambda i: -costs[i])
-        with ThreadPoolExecutor(workers) as pool:
-            futures = {i: pool.submit(jobs[i]) for i in order}
-            done = [futures[i].result() for i in range(len(jobs))]
+        done = _in_threads(jobs, costs, workers)
     results: dict[Hashable, dict[int, SeedRun]] = {name: {} for name in experiments}
     for (name, _), runs in zip(slots, done):
         results[name].update({run.seed: run for run in runs})
@@ -264,36 +261,47 @@ def _models_of(job: Callable[[], list[SeedRun]]) -> list[nn.Module]:
     return list(first) if isinstance(first, list) else [first]
 
 
+def _in_threads(jobs: list[Callable[[], list[SeedRun]]], costs: list[float], workers: int) -> list[list[SeedRun]]:
+    """Run ``jobs`` in ``workers`` threads, the longest first, so that no core is left waiting
+    on one long job at the end."""
+    order = sorted(range(len(jobs)), key=lambda i: -costs[i])
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {i: pool.submit(jobs[i]) for i in order}
+        return [futures[i].result() for i in range(len(jobs))]
+
+
 def _in_processes(jobs: list[Callable[[], list[SeedRun]]], costs: list[float], workers: int) -> list[list[SeedRun]]:
-    """Run ``jobs`` in this process and ``workers - 1`` forked copies of it, each with a share
-    (the longest jobs first, each to the least loaded). A copy runs its share on one thread,
-    prints nothing (its output comes back as text) and sends back, per run, the trained
-    weights and the records; the networks here take those weights."""
-    shares: list[list[int]] = [[] for _ in range(workers)]
-    loads = [0.0] * workers
-    for i in sorted(range(len(jobs)), key=lambda i: -costs[i]):
-        least = loads.index(min(loads))
-        shares[least].append(i)
-        loads[least] += costs[i]
-    children = []
-    for share in (s for s in shares[1:] if s):
-        read, write = os.pipe()
-        with warnings.catch_warnings():  # Python 3.12+ warns that a threaded process forks: this copy only trains
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:
-            os.close(read)
-            _child(jobs, share, write)  # never returns
-        os.close(write)
-        children.append((pid, read, share))
+    """Run ``jobs`` in this process and ``workers - 1`` forked copies of it. The job numbers
+    wait in a pipe, longest first; each process takes the next one whenever it is free, so
+    no core idles while another still has a queue (costs are only estimates). A copy trains
+    on one thread, prints nothing (its output comes back as text) and sends back, per run,
+    the trained weights and the records; the networks here take those weights."""
+    queue, fill = os.pipe()
+    os.write(fill, b"".join(_JOB.pack(i) for i in sorted(range(len(jobs)), key=lambda i: -costs[i])))
+    os.close(fill)  # the queue is complete: an empty read now means no job is left
+    children: list[tuple[int, int]] = []
+    threads = torch.get_num_threads()
     try:
-        done: dict[int, list[SeedRun]] = {i: jobs[i]() for i in shares[0]}
-    finally:  # even if this share failed, take every copy's results, so that none is left waiting
-        received = [(share, _receive(pid, read)) for pid, read, share in children]
+        for _ in range(workers - 1):
+            read, write = os.pipe()
+            with warnings.catch_warnings():  # Python 3.12+ warns that a threaded process forks: this copy only trains
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:
+                os.close(read)
+                _child(jobs, queue, write)  # never returns
+            os.close(write)
+            children.append((pid, read))
+        torch.set_num_threads(1)  # one core per process
+        done: dict[int, list[SeedRun]] = {i: jobs[i]() for i in _take(queue)}
+    finally:  # even if a job here failed, take every copy's results, so that none is left waiting
+        torch.set_num_threads(threads)
+        received = [_receive(pid, read) for pid, read in children]
+        os.close(queue)
     failure = None
-    for share, data in received:
+    for data in received:
         if not data:
-            failure = failure or f"a worker process (jobs {share}) ended without sending its results"
+            failure = failure or "a worker process ended without sending its results"
             continue
         printed, results = pickle.loads(data)
         sys.stdout.write(printed)
@@ -312,6 +320,19 @@ def _in_processes(jobs: list[Callable[[], list[SeedRun]]], costs: list[float], w
     return [done[i] for i in range(len(jobs))]
 
 
+_JOB = struct.Struct("<I")  # one job number in the queue
+# The queue is written whole before any process reads it, so it must fit in a pipe: one page
+# (4 KiB) is what Linux guarantees. More jobs than that train in threads.
+MAX_QUEUED = 4096 // _JOB.size
+
+
+def _take(queue: int) -> Iterator[int]:
+    """The next job numbers from the shared queue until it is empty. Reads of a few bytes from
+    a pipe are atomic, so no two processes take the same job."""
+    while record := os.read(queue, _JOB.size):
+        yield _JOB.unpack(record)[0]
+
+
 def _receive(pid: int, read: int) -> bytes:
     with os.fdopen(read, "rb") as pipe:
         data = pipe.read()
@@ -319,14 +340,14 @@ def _receive(pid: int, read: int) -> bytes:
     return data
 
 
-def _child(jobs: list[Callable[[], list[SeedRun]]], share: list[int], write: int) -> None:
-    """A forked worker: run ``share``, send (printed text, results or a traceback), exit at once."""
+def _child(jobs: list[Callable[[], list[SeedRun]]], queue: int, write: int) -> None:
+    """A forked worker: run jobs from ``queue``, send (printed text, results or a traceback), exit at once."""
     printed = io.StringIO()
     sys.stdout = sys.stderr = printed  # the parent's streams belong to its threads (a kernel's, say)
     try:
         torch.set_num_threads(1)  # OpenMP's thread pool does not survive a fork; the book trains on one thread
         results: list | str = []
-        for i in share:
+        for i in _take(queue):
             models = _models_of(jobs[i])
             runs = jobs[i]()
             positions = [next(k for k, m in enumerate(models) if m is run.model) for run in runs]

@@ -2,6 +2,8 @@
 
 import math
 import os
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -322,27 +324,49 @@ def test_a_sweep_gives_each_setting_what_it_gives_alone() -> None:
             assert a.seed == b.seed and a.losses == b.losses and a.test_loss == b.test_loss
 
 
-class TalkativeNet(torch.nn.Module):
-    """Prints on its first forward pass in training, or fails there if it is the ``fail_at``-th built."""
+def meet(folder: Path, processes: int = 2) -> None:
+    """Wait until ``processes`` different processes have called this with ``folder``."""
+    (folder / str(os.getpid())).touch()
+    deadline = time.monotonic() + 60
+    while len(list(folder.iterdir())) < processes:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(list(folder.iterdir()))} of {processes} processes started a job")
+        time.sleep(0.01)
 
-    built, fail_at = 0, None
+
+class TalkativeNet(torch.nn.Module):
+    """On its first forward pass in training, waits until both processes of the call have
+    started a job (so two such jobs run one in each process), then prints, or with
+    ``fail_in_copy`` fails if it is in a forked copy."""
+
+    meeting: Path
+    fail_in_copy = False
+    home = os.getpid()
 
     def __init__(self):
         super().__init__()
-        TalkativeNet.built += 1
-        self.fails, self.spoke = TalkativeNet.built == TalkativeNet.fail_at, False
+        self.spoke = False
         self.out = torch.nn.Linear(2, 1)
 
     def forward(self, x):
-        if self.fails and torch.is_grad_enabled():  # in training, not when probed for stacking
-            raise ValueError("this network refuses to train")
-        if not self.spoke and torch.is_grad_enabled():
-            print(f"forward in process {os.getpid()}")
+        if torch.is_grad_enabled() and not self.spoke:  # in training, not when probed for stacking
             self.spoke = True
+            meet(TalkativeNet.meeting)
+            if TalkativeNet.fail_in_copy and os.getpid() != TalkativeNet.home:
+                raise ValueError("this network refuses to train")
+            print(f"forward in process {os.getpid()}")
         return self.out(x[:, -1]).squeeze(-1)
 
 
-def test_processes_give_what_threads_give_and_bring_back_what_they_print(monkeypatch, capsys):
+def talkative_experiments(folder: Path) -> dict:
+    """Two one-run experiments of ``TalkativeNet``, meeting in a fresh ``folder``."""
+    folder.mkdir()
+    TalkativeNet.meeting = folder
+    return {name: (lambda: TalkativeNet().double(), Online(adding64, steps=2, batch_size=4), [seed])
+            for seed, name in enumerate("ab")}
+
+
+def test_processes_give_what_threads_give_and_bring_back_what_they_print(monkeypatch, capsys, tmp_path):
     import helpers.seeds as seeds
 
     if not seeds.FORK:
@@ -357,14 +381,27 @@ def test_processes_give_what_threads_give_and_bring_back_what_they_print(monkeyp
         assert_same_runs(in_processes[name], in_threads[name])
         assert [r.model.training for r in in_processes[name]] == [r.model.training for r in in_threads[name]]
     monkeypatch.setattr(seeds, "FORK", True)
-    # two equal jobs: the first built runs here, the second in the forked copy
-    talk = {name: (lambda: TalkativeNet().double(), Online(adding64, steps=2, batch_size=4), [seed]) for seed, name in enumerate("ab")}
-    TalkativeNet.built, TalkativeNet.fail_at = 0, 2
+    monkeypatch.setattr(TalkativeNet, "fail_in_copy", True)
     with pytest.raises(RuntimeError, match="(?s)a worker process failed.*this network refuses to train"):
-        train_experiments(talk, method="threads")
+        train_experiments(talkative_experiments(tmp_path / "failing"), method="threads")
     capsys.readouterr()
-    TalkativeNet.built, TalkativeNet.fail_at = 0, None
-    train_experiments(talk, method="threads")
+    monkeypatch.setattr(TalkativeNet, "fail_in_copy", False)
+    train_experiments(talkative_experiments(tmp_path / "talking"), method="threads")
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == len(set(printed)) == 2  # one line from each process, the copy's brought back
     assert f"forward in process {os.getpid()}" in printed
+
+
+def test_a_queue_of_many_jobs_runs_each_once_whatever_the_costs(monkeypatch):
+    import helpers.seeds as seeds
+
+    monkeypatch.setattr(seeds, "_cost", lambda task: 1.0 if task.steps > 20 else 100.0)  # wrong on purpose
+    experiments = {steps: (lambda: SequenceModel(2, 5, 1, "lstm").double(), Online(adding64, steps=steps, batch_size=8), range(3))
+                   for steps in (5, 10, 40)}
+    shared = train_experiments(experiments, method="threads")
+    monkeypatch.setattr(seeds, "MAX_QUEUED", 4)  # more jobs than the queue holds: threads
+    in_threads = train_experiments(experiments, method="threads")
+    for steps, (build, task, seeds_) in experiments.items():
+        serial = train_seeds(build, task, seeds_, method="serial")
+        assert_same_runs(shared[steps], serial)
+        assert_same_runs(in_threads[steps], serial)

@@ -94,7 +94,8 @@ def test_long_lag_sweep_gives_what_the_sweeps_give() -> None:
     alone_agree = agreement_sweep("lstm", [3], 5, range(2), hidden_size=4, target=0.99)[3]
     assert [r.losses for r in together["add"]] == [r.losses for r in alone_add]
     assert [r.losses for r in together["agree"]] == [r.losses for r in alone_agree]
-    # an adding run with a target stops as the same run through Online does
+    # an adding run with a target can stop early, and then keeps only the losses up to its stop
+    # (that the rule holds at the stop step and not before, stacked or alone: tests/test_seeds.py)
     stopping = LongLag("adding", "gru", 4, 200, range(2), hidden_size=8, lr=0.03, target=0.08, window=5)
     stopped = long_lag_sweep({"add": stopping})["add"]
     assert any(r.reached is not None for r in stopped)

@@ -392,15 +392,32 @@ def test_processes_give_what_threads_give_and_bring_back_what_they_print(monkeyp
     assert f"forward in process {os.getpid()}" in printed
 
 
-def test_a_queue_of_many_jobs_runs_each_once_whatever_the_costs(monkeypatch):
+def test_a_queue_of_many_jobs_runs_each_once_whatever_the_costs(monkeypatch, tmp_path):
     import helpers.seeds as seeds
 
+    log = tmp_path / "ran"
+    train_alone = seeds._train_alone
+
+    def logged(model, task, seed, rng_state):  # one line per job started, from whichever process runs it
+        with open(log, "a") as f:  # an append of one short line is atomic, across processes too
+            f.write(f"{task.steps} {seed}\n")
+        return train_alone(model, task, seed, rng_state)
+
+    def jobs_run():
+        lines = sorted(log.read_text().splitlines())
+        log.unlink()
+        return lines
+
+    monkeypatch.setattr(seeds, "_train_alone", logged)
     monkeypatch.setattr(seeds, "_cost", lambda task: 1.0 if task.steps > 20 else 100.0)  # wrong on purpose
     experiments = {steps: (lambda: SequenceModel(2, 5, 1, "lstm").double(), Online(adding64, steps=steps, batch_size=8), range(3))
                    for steps in (5, 10, 40)}
+    every_job_once = sorted(f"{steps} {seed}" for steps in experiments for seed in range(3))
     shared = train_experiments(experiments, method="threads")
+    assert jobs_run() == every_job_once
     monkeypatch.setattr(seeds, "MAX_QUEUED", 4)  # more jobs than the queue holds: threads
     in_threads = train_experiments(experiments, method="threads")
+    assert jobs_run() == every_job_once
     for steps, (build, task, seeds_) in experiments.items():
         serial = train_seeds(build, task, seeds_, method="serial")
         assert_same_runs(shared[steps], serial)

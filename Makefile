@@ -41,6 +41,6 @@ benchmark: $(READY)
 # Retrain chapter 6's two character-level models, the LSTM and the transformer, on equal CPU
 # time: choose each one's size on the held-out end of the training text (six runs, two at a
 # time), then train the chosen settings from two seeds each and overwrite the shipped files in
-# data/ and data/training_record.json (about an hour and a quarter on 2 CPU cores; each final run 7 to 9 min).
+# data/ and data/training_record.json (about 41 min on 2 CPU cores; each final run about 4 min).
 train: $(READY)
 	$(BIN)/python scripts/train_shakespeare.py all --jobs 2

@@ -2,9 +2,9 @@
 
 A race on equal terms: a one-layer LSTM (`helpers.charlm`) and a small transformer
 (`helpers.transformer`, nanoGPT's recipe), each given the same CPU time, a fixed number of
-steps per setting that takes as long as the LSTM's 2000 steps of 384 units on two cores
-(`--calibrate` measures the ratios; the steps below are its result), so a run is repeatable
-on one machine with the same thread count.
+steps per setting that takes as long as the LSTM's 1000 steps of 384 units on two cores
+(about 4 minutes; `calibrate` measures the ratios, and the steps below are its result), so a
+run is repeatable on one machine with the same thread count.
 
 1. `select`: each model's size is chosen on the training text alone, as the n-gram's order
    is in chapter 6: every candidate trains (seed 0) on the first 90% of the training text and
@@ -52,7 +52,9 @@ from helpers.transformer import CharTransformer, save_transformer, train_transfo
 
 SEEDS = [0, 1]
 # What stays fixed for each model (its recipe) and what is chosen (its size, with the steps
-# that give it the LSTM-384's CPU time; measured by `calibrate` on the 2-core machine).
+# that give it the CPU time of the LSTM-384's REFERENCE_STEPS; measured by `calibrate` on the
+# 2-core machine, rounded to tens).
+REFERENCE_STEPS = 1000
 RECIPES = {
     "lstm": dict(model=dict(cell="lstm", embedding_size=64, num_layers=1, dropout=0.1),
                  run=dict(batch_size=32, seq_len=128, lr=3e-3, final_lr=1e-4, clip_norm=1.0)),
@@ -60,9 +62,10 @@ RECIPES = {
                         run=dict(batch_size=32, lr=1e-3, final_lr=1e-4, warmup=100, weight_decay=0.1, clip_norm=1.0)),
 }
 CANDIDATES = {
-    "lstm": [dict(hidden_size=256, steps=4000), dict(hidden_size=384, steps=2000), dict(hidden_size=512, steps=1250)],
-    "transformer": [dict(n_embd=128, block_size=64, steps=3500), dict(n_embd=128, block_size=128, steps=1700),
-                    dict(n_embd=192, block_size=64, steps=1750)],
+    "lstm": [dict(hidden_size=256, steps=1680), dict(hidden_size=384, steps=REFERENCE_STEPS),
+             dict(hidden_size=512, steps=650)],
+    "transformer": [dict(n_embd=128, block_size=64, steps=1530), dict(n_embd=128, block_size=128, steps=700),
+                    dict(n_embd=192, block_size=64, steps=820)],
 }
 
 
@@ -162,7 +165,7 @@ def final(kinds: list[str], threads: int) -> None:
 
 def calibrate(rounds: int = 4, steps: int = 12) -> None:
     """Seconds per training step of every candidate, measured in turn (2 threads), and the
-    steps that give each the CPU time of the LSTM-384's 2000."""
+    steps that give each the CPU time of the LSTM-384's ``REFERENCE_STEPS``."""
     torch.set_num_threads(2)
     vocab, train_ids, _ = corpus()
     timings: dict[tuple[str, int], list[float]] = {}
@@ -172,10 +175,10 @@ def calibrate(rounds: int = 4, steps: int = 12) -> None:
                 _, seconds = train(kind, {**size, "steps": steps}, train_ids, len(vocab), seed=r)
                 timings.setdefault((kind, i), []).append(seconds / steps)
     per_step = {key: statistics.median(t[1:]) for key, t in timings.items()}  # the first round warms up
-    budget = 2000 * per_step[("lstm", 1)]
-    print(f"budget: {budget:.0f} s (the LSTM-384's 2000 steps, here)")
+    budget = REFERENCE_STEPS * per_step[("lstm", 1)]
+    print(f"budget: {budget:.0f} s (the LSTM-384's {REFERENCE_STEPS} steps, here)")
     for (kind, i), t in per_step.items():
-        print(f"{kind} {CANDIDATES[kind][i]}: {t:.3f} s per step -> {budget / t:.0f} steps")
+        print(f"{kind} {CANDIDATES[kind][i]}: {t:.3f} s per step -> {round(budget / t, -1):.0f} steps")
 
 
 def main() -> None:

@@ -453,10 +453,11 @@ def test_scope_page_shows_units_interventions_and_messages(scope, shakespeare_py
     assert page.get_attribute("#sc-strip .sc-cursor", "data-t") == "9"
     assert float(scope_rows(page)[0]["clampedP"]) == pytest.approx(clamped.probabilities.max(), abs=SCOPE_TOLERANCE)
     # bad input gets a clear message
+    hidden = shakespeare_python.model.hidden_size
     for field, value, message in [
         ("#sc-value", "3", "a unit can be clamped to a value from -1 to 1 (the range of h), got 3"),
-        ("#sc-unit", "384", "unit must be a whole number from 0 to 383, got 384"),
-        ("#sc-unit", "2.5", "unit must be a whole number from 0 to 383, got 2.5"),
+        ("#sc-unit", str(hidden), f"unit must be a whole number from 0 to {hidden - 1}, got {hidden}"),
+        ("#sc-unit", "2.5", f"unit must be a whole number from 0 to {hidden - 1}, got 2.5"),
         ("#sc-text", "", "the text is empty: the model needs at least one character to go on"),
         ("#sc-text", "Rom\u00e9o", "1 character outside the model's alphabet: '\u00e9' (U+00E9) at position 3"),
     ]:

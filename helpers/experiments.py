@@ -168,7 +168,7 @@ class LongLag:
     length) or "agreement" (``length`` = filler words), with the settings of ``adding_sweep``
     and ``agreement_sweep``; ``build`` replaces the network as there. ``target`` stops a run
     as in ``agreement_sweep``; for adding, once its last ``window`` batches average at most
-    ``target`` in MSE."""
+    ``target`` in MSE. ``adam_eps``: Adam's ``eps``, as in ``Online``."""
 
     task: str
     cell: str
@@ -184,6 +184,7 @@ class LongLag:
     target: float | None = None
     window: int = 10
     build: Callable[[], SequenceModel] | None = None
+    adam_eps: float = 1e-8
 
     def __post_init__(self) -> None:
         if self.task not in ("adding", "agreement"):
@@ -211,11 +212,11 @@ def long_lag_specs(experiments: dict[Hashable, LongLag]) -> dict[Hashable, tuple
         if e.task == "adding":
             builder = _builder(e.cell, 2, e.hidden_size, 1, e.dtype, e.build)
             task = Online(_adding_sample(e.length, dtype), e.steps, e.batch_size, e.lr, "mse", e.clip_norm,
-                          target=e.target, window=e.window)  # fmt: skip
+                          target=e.target, window=e.window, adam_eps=e.adam_eps)  # fmt: skip
         else:
             builder = _builder(e.cell, len(AGREEMENT_VOCAB), e.hidden_size, 2, e.dtype, e.build)
             task = Online(_agreement_sample(e.length, dtype), e.steps, e.batch_size, e.lr, "cross_entropy",
-                          e.clip_norm, target=e.target, window=e.window)  # fmt: skip
+                          e.clip_norm, target=e.target, window=e.window, adam_eps=e.adam_eps)  # fmt: skip
         specs[name] = (builder, task, e.seeds)
     return specs
 

@@ -106,6 +106,7 @@ class Online:
     ``helpers.stacked.reached_target``. A run whose loss is not finite stops
     before that step's update (its weights stay the last finite ones).
     ``record_updates`` keeps the size of every update, ``||theta_after - theta_before||``.
+    ``adam_eps`` is Adam's ``eps``, added to each weight's running gradient size before it divides.
     """
 
     sample: Sampler
@@ -118,9 +119,12 @@ class Online:
     target: float | None = None
     window: int = 10
     record_updates: bool = False
+    adam_eps: float = 1e-8
 
     def __post_init__(self) -> None:
         check_positive(steps=self.steps, batch_size=self.batch_size, window=self.window)
+        if isinstance(self.adam_eps, bool) or not isinstance(self.adam_eps, (int, float)) or not 0 < self.adam_eps < 1:
+            raise ValueError(f"adam_eps must be a number above 0 and below 1, got {self.adam_eps!r}")
         if not callable(self.loss):
             check_choice("loss", self.loss, LOSSES)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -496,7 +500,10 @@ def _train_one(model: nn.Module, task: Task, seed: int, rng_state: Tensor) -> Se
         model.eval()
         return run
     generator = torch.Generator().manual_seed(seed)  # train_online's stream of batches
-    optimizer = (torch.optim.Adam if task.optimizer == "adam" else torch.optim.SGD)(params, lr=task.lr)
+    if task.optimizer == "adam":
+        optimizer = torch.optim.Adam(params, lr=task.lr, eps=task.adam_eps)
+    else:
+        optimizer = torch.optim.SGD(params, lr=task.lr)
     for step in range(1, task.steps + 1):
         inputs, targets = task.sample(task.batch_size, generator)
         output = model(*inputs) if isinstance(inputs, tuple) else model(inputs)

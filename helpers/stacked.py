@@ -36,7 +36,7 @@ class Stack:
     one sigmoid covers three gates; Adam and SGD are elementwise, so the order changes nothing.
     """
 
-    def __init__(self, models: list[nn.Module], optimizer: str, lr: float) -> None:
+    def __init__(self, models: list[nn.Module], optimizer: str, lr: float, eps: float = 1e-8) -> None:
         self.models = models
         first = models[0]
         self.cell = None  # which recurrence this module runs by hand, if any
@@ -53,7 +53,7 @@ class Stack:
         rows = [torch.cat([self._order(n, m.get_parameter(n).detach()[None])[0].flatten() for n in self.names])
                 for m in models]  # fmt: skip
         self.weights = torch.stack(rows).requires_grad_()  # (S, all weights): one tensor for the optimiser
-        self.optimizer, self.lr, self.steps = optimizer, lr, 0
+        self.optimizer, self.lr, self.eps, self.steps = optimizer, lr, eps, 0
         self.state = (torch.zeros_like(self.weights), torch.zeros_like(self.weights))
 
     @property
@@ -112,7 +112,7 @@ class Stack:
         if self.optimizer == "sgd":
             param.add_(grad, alpha=-self.lr)
             return
-        beta1, beta2, eps = 0.9, 0.999, 1e-8
+        beta1, beta2, eps = 0.9, 0.999, self.eps
         exp_avg, exp_avg_sq = self.state
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
@@ -302,7 +302,7 @@ def reached_target(task, run) -> bool:  # noqa: ANN001
 def train_online(models: list[nn.Module], task, runs: list) -> list:
     """Train the stacked ``models`` on ``task`` (an ``Online``), filling each seed's ``runs`` entry."""
     seeds = [run.seed for run in runs]
-    stack = Stack(models, task.optimizer, task.lr)
+    stack = Stack(models, task.optimizer, task.lr, task.adam_eps)
     active = list(range(len(runs)))  # which run each row of the stack is
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
     for step in range(1, task.steps + 1):

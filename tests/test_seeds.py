@@ -3,6 +3,7 @@
 import math
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -422,3 +423,21 @@ def test_a_queue_of_many_jobs_runs_each_once_whatever_the_costs(monkeypatch, tmp
         serial = train_seeds(build, task, seeds_, method="serial")
         assert_same_runs(shared[steps], serial)
         assert_same_runs(in_threads[steps], serial)
+
+
+def test_adams_eps_is_the_runs_own_and_stacked_runs_use_it_as_torch_does():
+    build = lambda: SequenceModel(len(AGREEMENT_VOCAB), 8, 2, "rnn").double()  # noqa: E731
+    seed_everything(0)
+    start = weights(build())  # seed 0's initial weights
+    task = Online(agreement64, steps=30, batch_size=16, loss="cross_entropy")
+    tiny = train_seeds(build, replace(task, adam_eps=1e-30), [0, 1], method="serial")  # torch.optim.Adam's eps
+    assert_close_runs(train_seeds(build, replace(task, adam_eps=1e-30), [0, 1], method="stacked"), tiny)
+    default = train_seeds(build, task, [0], method="stacked")[0]
+    # eps enters every step's divisor, so 1e-30 instead of 1e-8 moves every weight a little
+    assert not torch.equal(weights(default.model), weights(tiny[0].model))
+    # a large eps shrinks every step: the weights travel far less from where they started
+    large = train_seeds(build, replace(task, adam_eps=0.5), [0], method="stacked")[0]
+    assert (weights(large.model) - start).abs().max() < 0.5 * (weights(tiny[0].model) - start).abs().max()
+    for bad in (0, -1e-8, 1.0, True, "1e-8"):
+        with pytest.raises(ValueError, match="adam_eps must be a number above 0 and below 1"):
+            Online(agreement64, steps=1, adam_eps=bad)
